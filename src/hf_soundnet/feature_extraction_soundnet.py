@@ -1,0 +1,166 @@
+"""Feature extractor for SoundNet: raw audio -> `input_values` at 22,050 Hz scaled to [-256, 256]."""
+
+import math
+
+import numpy as np
+from transformers import BatchFeature, SequenceFeatureExtractor
+from transformers.utils import logging
+
+
+logger = logging.get_logger(__name__)
+
+# Full scale of each integer PCM dtype: an integer sample divided by it lies in [-1, 1).
+_PCM_FULL_SCALE = {np.dtype(np.int8): 128.0, np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0}
+
+
+class SoundNetFeatureExtractor(SequenceFeatureExtractor):
+    r"""
+    Turns waveforms into SoundNet's `input_values`, as the original preprocessing did: mono, 22,050 Hz, a float
+    waveform in [-1, 1] multiplied by `input_scale` (256), clips shorter than `repeat_to_seconds` repeated whole until
+    they are at least that long (the original's handling of short clips: conv8 needs 209,374 samples, about 9.5 s).
+
+    Inputs may be a 1-D array (one clip), a list of them (a batch), or, per clip, a 2-D array of shape
+    `(num_channels, num_samples)`, reduced to mono by `channel_mode`. Following transformers' convention, a single
+    2-D array is a batch of mono clips, not a multi-channel clip: wrap a multi-channel clip in a list. Integer PCM
+    (`int8`, `uint8`, `int16`, `int32`) is scaled to [-1, 1] by its full scale first.
+
+    Args:
+        feature_size (`int`, *optional*, defaults to 1): Channels of `input_values` (mono).
+        sampling_rate (`int`, *optional*, defaults to 22050): The rate the model expects, in Hz.
+        padding_value (`float`, *optional*, defaults to 0.0): Value of padded samples.
+        input_scale (`float`, *optional*, defaults to 256.0): Multiplier of the [-1, 1] waveform.
+        channel_mode (`str`, *optional*, defaults to `"first"`): How a multi-channel clip becomes mono: `"first"`
+            keeps the first channel (what the original did), `"mean"` averages the channels (what transformers'
+            ffmpeg file decoding in the pipeline does before the extractor sees the audio).
+        repeat_to_seconds (`float`, *optional*, defaults to 10.0): Clips shorter than this are tiled whole until
+            they reach at least this duration; `None` or 0 disables it.
+        return_attention_mask (`bool`, *optional*, defaults to `True`): Return the sample mask with padded batches.
+    """
+
+    model_input_names = ["input_values", "attention_mask"]
+    channel_modes = ("first", "mean")
+
+    def __init__(
+        self,
+        feature_size: int = 1,
+        sampling_rate: int = 22050,
+        padding_value: float = 0.0,
+        input_scale: float = 256.0,
+        channel_mode: str = "first",
+        repeat_to_seconds: float | None = 10.0,
+        return_attention_mask: bool = True,
+        **kwargs,
+    ):
+        super().__init__(feature_size=feature_size, sampling_rate=sampling_rate, padding_value=padding_value, **kwargs)
+        if channel_mode not in self.channel_modes:
+            raise ValueError(f"`channel_mode` must be one of {self.channel_modes}, got {channel_mode!r}.")
+        self.input_scale = input_scale
+        self.channel_mode = channel_mode
+        self.repeat_to_seconds = repeat_to_seconds
+        self.return_attention_mask = return_attention_mask
+
+    @property
+    def min_num_samples(self) -> int:
+        """Clips shorter than this many samples are repeated (220,500 at the defaults)."""
+        return math.ceil((self.repeat_to_seconds or 0) * self.sampling_rate)
+
+    def to_mono_float(self, waveform, source: str = "input") -> np.ndarray:
+        """
+        One clip as a finite float32 waveform in [-1, 1] of shape `(num_samples,)`, before scaling.
+
+        Args:
+            waveform: array-like of shape `(num_samples,)` or `(num_channels, num_samples)`, float or integer PCM.
+            source: what to call the clip in error messages (a file name, say).
+        """
+        array = waveform.detach().cpu().numpy() if hasattr(waveform, "detach") else np.asarray(waveform)
+        if array.dtype in _PCM_FULL_SCALE:
+            array = array.astype(np.float32) / _PCM_FULL_SCALE[array.dtype]
+        elif array.dtype == np.uint8:
+            array = (array.astype(np.float32) - 128.0) / 128.0
+        elif not np.issubdtype(array.dtype, np.floating):
+            raise TypeError(f"{source}: unsupported audio dtype {array.dtype}; pass float or integer PCM samples.")
+        if array.ndim == 2:
+            if array.shape[0] > array.shape[1]:
+                raise ValueError(
+                    f"{source}: a multi-channel clip must be (num_channels, num_samples), got shape {array.shape}; "
+                    "transpose it."
+                )
+            array = array[0] if self.channel_mode == "first" else array.mean(axis=0)
+        elif array.ndim != 1:
+            raise ValueError(f"{source}: expected a 1-D or (channels, samples) waveform, got shape {array.shape}.")
+        if array.size == 0:
+            raise ValueError(f"{source}: the waveform is empty (0 samples).")
+        if not np.isfinite(array).all():
+            bad = int((~np.isfinite(array)).sum())
+            raise ValueError(f"{source}: the waveform contains {bad} NaN or Inf samples; clean or re-decode it.")
+        return array.astype(np.float32, copy=False)
+
+    def repeat_short(self, waveform: np.ndarray) -> np.ndarray:
+        """Tiles `waveform` `(num_samples,)` whole until it has at least `min_num_samples` samples."""
+        if 0 < waveform.shape[0] < self.min_num_samples:
+            waveform = np.tile(waveform, math.ceil(self.min_num_samples / waveform.shape[0]))
+        return waveform
+
+    def __call__(
+        self,
+        raw_audio,
+        sampling_rate: int | None = None,
+        padding: bool | str = True,
+        max_length: int | None = None,
+        truncation: bool = False,
+        pad_to_multiple_of: int | None = None,
+        return_attention_mask: bool | None = None,
+        return_tensors: str | None = None,
+        **kwargs,
+    ) -> BatchFeature:
+        """
+        Args:
+            raw_audio (`np.ndarray`, `torch.Tensor`, `list[float]` or a list of those): one clip or a batch.
+            sampling_rate (`int`, *optional*): Rate of `raw_audio`; must equal `self.sampling_rate`.
+
+        Returns:
+            [`BatchFeature`] with `input_values` of shape `(batch_size, num_samples)` (float32) and, when asked or
+            configured, `attention_mask` of the same shape.
+        """
+        if sampling_rate is not None:
+            if sampling_rate != self.sampling_rate:
+                raise ValueError(
+                    f"The audio is sampled at {sampling_rate} Hz but SoundNet expects {self.sampling_rate} Hz. "
+                    f"Resample it first, e.g. `torchaudio.functional.resample(waveform, {sampling_rate}, "
+                    f"{self.sampling_rate})`, or decode with `torchcodec.decoders.AudioDecoder(path, "
+                    f"sample_rate={self.sampling_rate})`."
+                )
+        else:
+            logger.warning(
+                f"No `sampling_rate` was passed to {self.__class__.__name__}; assuming {self.sampling_rate} Hz. "
+                "Pass `sampling_rate` to catch silent errors."
+            )
+
+        is_batched = (
+            isinstance(raw_audio, (list, tuple)) and len(raw_audio) > 0 and not np.isscalar(raw_audio[0])
+        ) or (hasattr(raw_audio, "ndim") and raw_audio.ndim == 2)
+        clips = list(raw_audio) if is_batched else [raw_audio]
+        values = [
+            self.repeat_short(self.to_mono_float(clip, source=f"clip {i}")) * np.float32(self.input_scale)
+            for i, clip in enumerate(clips)
+        ]
+
+        padded = self.pad(
+            BatchFeature({"input_values": values}),
+            padding=padding,
+            max_length=max_length,
+            truncation=truncation,
+            pad_to_multiple_of=pad_to_multiple_of,
+            return_attention_mask=self.return_attention_mask
+            if return_attention_mask is None
+            else return_attention_mask,
+        )
+        padded["input_values"] = [np.asarray(v, dtype=np.float32) for v in padded["input_values"]]
+        if "attention_mask" in padded:
+            padded["attention_mask"] = [np.asarray(m, dtype=np.int32) for m in padded["attention_mask"]]
+        if return_tensors is not None:
+            padded = padded.convert_to_tensors(return_tensors)
+        return padded
+
+
+__all__ = ["SoundNetFeatureExtractor"]

@@ -1,0 +1,476 @@
+"""PyTorch SoundNet models.
+
+The network is built by one loop over the layer table of [`SoundNetConfig`]: block `i` is
+`Conv1d(kernel k_i, stride s_i, padding p_i) -> BatchNorm1d(eps) -> ReLU -> MaxPool1d(pool_i)` (no pool when
+`pool_i == 1`), exactly the original Torch7 `main_train.lua` written with 1-D layers. conv8 is two parallel heads
+(`object_head`, `scene_head`) over the last block.
+
+Lengths are tracked explicitly: a padded batch with an `attention_mask` zeroes every frame past each clip's valid
+length after each block, which is what the next convolution's own zero padding would see for the clip alone, so each
+clip's valid frames equal those of the clip run alone.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import PreTrainedModel
+from transformers.utils import ModelOutput
+
+from .configuration_soundnet import SoundNetConfig
+from .losses import distillation_loss
+
+
+# Probabilities are clamped to [_PROB_EPS, 1 - _PROB_EPS] before the logit transform (float32 resolution near 1).
+_PROB_EPS = 1e-7
+
+
+@dataclass
+class SoundNetModelOutput(ModelOutput):
+    """
+    Args:
+        last_hidden_state (`torch.FloatTensor` of shape `(batch_size, channels, frames)`):
+            Output of the last block (conv7 for SoundNet-8), after BN, ReLU and its pool if any.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*, returned when `output_hidden_states=True`):
+            One tensor per block, in order (`conv1` .. `convN`), each of shape `(batch_size, channels_i, frames_i)`,
+            taken after BN, ReLU and the block's pool (so `hidden_states[4]` of SoundNet-8 is pool5).
+        output_lengths (`torch.LongTensor` of shape `(batch_size,)`, *optional*, returned with an `attention_mask`):
+            Number of valid frames of `last_hidden_state` for each clip.
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    output_lengths: torch.LongTensor | None = None
+
+
+@dataclass
+class SoundNetForPreTrainingOutput(ModelOutput):
+    """
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*, returned when teacher distributions are given):
+            `distillation_lambda` times the mean over both heads of the per-step KL(teacher || student).
+        object_logits (`torch.FloatTensor` of shape `(batch_size, num_steps, num_object_classes)`):
+            conv8 object logits, one row per head step (one step every `config.head_hop` samples).
+        scene_logits (`torch.FloatTensor` of shape `(batch_size, num_steps, num_scene_classes)`):
+            conv8_2 scene logits.
+        object_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            Unscaled mean KL of the object head.
+        scene_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            Unscaled mean KL of the scene head.
+        step_mask (`torch.BoolTensor` of shape `(batch_size, num_steps)`, *optional*):
+            Valid steps of each clip, returned with an `attention_mask`.
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            As in [`SoundNetModelOutput`].
+    """
+
+    loss: torch.FloatTensor | None = None
+    object_logits: torch.FloatTensor | None = None
+    scene_logits: torch.FloatTensor | None = None
+    object_loss: torch.FloatTensor | None = None
+    scene_loss: torch.FloatTensor | None = None
+    step_mask: torch.BoolTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+@dataclass
+class SoundNetAudioClassifierOutput(ModelOutput):
+    """
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `labels` are given):
+            Classification loss chosen by `config.problem_type`.
+        logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`):
+            Clip-level logits. With `classifier_type="pretrained_heads"` they are `logit(p)` where `p` is each head's
+            per-step softmax averaged over the clip's valid steps, so `logits.sigmoid()` gives the original
+            probabilities (objects first, then scenes).
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            As in [`SoundNetModelOutput`].
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+class SoundNetConvBlock(nn.Module):
+    """One row of the layer table: Conv1d -> BatchNorm1d -> ReLU [-> MaxPool1d]."""
+
+    def __init__(self, config: SoundNetConfig, layer_id: int):
+        super().__init__()
+        in_channels = config.conv_channels[layer_id - 1] if layer_id > 0 else 1
+        self.conv = nn.Conv1d(
+            in_channels,
+            config.conv_channels[layer_id],
+            kernel_size=config.conv_kernel_sizes[layer_id],
+            stride=config.conv_strides[layer_id],
+            padding=config.conv_paddings[layer_id],
+        )
+        self.norm = nn.BatchNorm1d(config.conv_channels[layer_id], eps=config.batch_norm_eps)
+        self.act = nn.ReLU()
+        pool = config.pool_kernel_sizes[layer_id]
+        self.pool = nn.MaxPool1d(pool, stride=pool) if pool > 1 else nn.Identity()
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """`hidden_states` of shape `(batch, in_channels, frames)` -> `(batch, out_channels, out_frames)`."""
+        return self.pool(self.act(self.norm(self.conv(hidden_states))))
+
+
+def conv_output_length(length: torch.Tensor, kernel: int, stride: int, padding: int) -> torch.Tensor:
+    """Floor formula of a convolution: `(length + 2 * padding - kernel) // stride + 1`, clamped at 0."""
+    return torch.clamp(torch.div(length + 2 * padding - kernel, stride, rounding_mode="floor") + 1, min=0)
+
+
+def mask_frames(hidden_states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Zeroes the frames of `hidden_states` `(batch, channels, frames)` at or past `lengths` `(batch,)`."""
+    frames = torch.arange(hidden_states.shape[-1], device=hidden_states.device)
+    return hidden_states * (frames[None, :] < lengths[:, None]).unsqueeze(1).to(hidden_states.dtype)
+
+
+def masked_mean(values: torch.Tensor, lengths: torch.Tensor | None, dim: int) -> torch.Tensor:
+    """Mean of `values` over its first `lengths[b]` entries along `dim` (a time axis), per batch row `b`."""
+    if lengths is None:
+        return values.mean(dim=dim)
+    if bool((lengths <= 0).any()):
+        raise ValueError(
+            f"A clip has no valid frame at this layer (valid lengths {lengths.tolist()}); the input is too short. "
+            "Use SoundNetFeatureExtractor, which repeats short clips, or pass longer audio."
+        )
+    steps = torch.arange(values.shape[dim], device=values.device)
+    shape = [1] * values.dim()
+    shape[0], shape[dim] = values.shape[0], values.shape[dim]
+    mask = (steps[None, :] < lengths[:, None]).reshape(shape).to(values.dtype)
+    return (values * mask).sum(dim=dim) / lengths.reshape([-1] + [1] * (values.dim() - 2)).to(values.dtype)
+
+
+class SoundNetPreTrainedModel(PreTrainedModel):
+    """Weight initialisation, loading, and the length arithmetic shared by every SoundNet model."""
+
+    config: SoundNetConfig
+    base_model_prefix = "soundnet"
+    main_input_name = "input_values"
+    input_modalities = ("audio",)
+    supports_gradient_checkpointing = False
+
+    def get_output_lengths(self, input_lengths: torch.Tensor | int) -> list[torch.Tensor]:
+        """
+        Valid frames of every block's output for clips of `input_lengths` samples.
+
+        Args:
+            input_lengths (`torch.LongTensor` of shape `(batch_size,)` or `int`): samples per clip.
+
+        Returns:
+            `list[torch.LongTensor]`: one tensor of shape `(batch_size,)` per block, in order.
+        """
+        config = self.config
+        lengths = torch.as_tensor(input_lengths, dtype=torch.long)
+        per_block = []
+        for kernel, stride, padding, pool in zip(
+            config.conv_kernel_sizes, config.conv_strides, config.conv_paddings, config.pool_kernel_sizes
+        ):
+            lengths = conv_output_length(lengths, kernel, stride, padding)
+            lengths = torch.div(lengths, pool, rounding_mode="floor")
+            per_block.append(lengths)
+        return per_block
+
+    def get_head_lengths(self, input_lengths: torch.Tensor | int) -> torch.Tensor:
+        """Number of conv8 steps for clips of `input_lengths` samples; shape `(batch_size,)`."""
+        config = self.config
+        last = self.get_output_lengths(input_lengths)[-1]
+        return conv_output_length(last, config.head_kernel_size, config.head_stride, config.head_padding)
+
+    def _build_heads(self, config: SoundNetConfig) -> None:
+        """Adds the conv8 heads under the checkpoint names `object_head` and `scene_head`."""
+        head = {"kernel_size": config.head_kernel_size, "stride": config.head_stride, "padding": config.head_padding}
+        self.object_head = nn.Conv1d(config.conv_channels[-1], config.num_object_classes, **head)
+        self.scene_head = nn.Conv1d(config.conv_channels[-1], config.num_scene_classes, **head)
+
+    def _heads_forward(
+        self, last_hidden_state: torch.Tensor, output_lengths: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """
+        conv8 over `last_hidden_state` `(batch, channels, frames)`.
+
+        Returns:
+            object logits `(batch, steps, num_object_classes)`, scene logits `(batch, steps, num_scene_classes)`,
+            and the valid steps per clip `(batch,)` (None without lengths).
+        """
+        config = self.config
+        object_logits = self.object_head(last_hidden_state).transpose(1, 2)
+        scene_logits = self.scene_head(last_hidden_state).transpose(1, 2)
+        if object_logits.shape[1] == 0:
+            raise ValueError(
+                f"The conv8 heads need at least {self._min_head_samples()} input samples (about "
+                f"{self._min_head_samples() / config.sampling_rate:.1f} s); the input is shorter. "
+                "SoundNetFeatureExtractor repeats short clips to 10 s as the original did."
+            )
+        step_lengths = None
+        if output_lengths is not None:
+            step_lengths = conv_output_length(
+                output_lengths, config.head_kernel_size, config.head_stride, config.head_padding
+            )
+        return object_logits, scene_logits, step_lengths
+
+    def _min_head_samples(self) -> int:
+        """Smallest input, in samples, that gives one conv8 step (209,374 for SoundNet-8)."""
+        low, high = 1, 1 << 24
+        while low < high:
+            middle = (low + high) // 2
+            if int(self.get_head_lengths(middle)) >= 1:
+                high = middle
+            else:
+                low = middle + 1
+        return low
+
+
+class SoundNetModel(SoundNetPreTrainedModel):
+    """The convolutional trunk (conv1 .. conv7 of SoundNet-8) without heads."""
+
+    def __init__(self, config: SoundNetConfig):
+        super().__init__(config)
+        self.blocks = nn.ModuleList([SoundNetConvBlock(config, i) for i in range(config.num_blocks)])
+        self.post_init()
+
+    def forward(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        num_blocks: int | None = None,
+        **kwargs,
+    ) -> SoundNetModelOutput | tuple:
+        r"""
+        Args:
+            input_values (`torch.FloatTensor` of shape `(batch_size, num_samples)`):
+                Waveform at `config.sampling_rate`, scaled to [-256, 256] (see [`SoundNetFeatureExtractor`]).
+            attention_mask (`torch.LongTensor` of shape `(batch_size, num_samples)`, *optional*):
+                1 for real samples, 0 for padding (padding must be at the end).
+            output_hidden_states (`bool`, *optional*):
+                Return every block's output.
+            return_dict (`bool`, *optional*):
+                Return a [`SoundNetModelOutput`] instead of a plain tuple.
+            num_blocks (`int`, *optional*):
+                Run only the first `num_blocks` blocks (feature extraction from an early layer).
+        """
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if input_values.dim() != 2:
+            raise ValueError(
+                f"`input_values` must be (batch_size, num_samples), got shape {tuple(input_values.shape)}."
+            )
+
+        block_lengths = None
+        if attention_mask is not None:
+            block_lengths = self.get_output_lengths(attention_mask.sum(-1).to(torch.long).cpu())
+            block_lengths = [lengths.to(input_values.device) for lengths in block_lengths]
+            input_values = input_values * attention_mask.to(input_values.dtype)
+
+        hidden_state = input_values.unsqueeze(1)
+        hidden_states = ()
+        output_lengths = None
+        for i, block in enumerate(self.blocks[:num_blocks]):
+            hidden_state = block(hidden_state)
+            if block_lengths is not None:
+                output_lengths = block_lengths[i]
+                hidden_state = mask_frames(hidden_state, output_lengths)
+            if output_hidden_states:
+                hidden_states += (hidden_state,)
+
+        if not return_dict:
+            return tuple(v for v in (hidden_state, hidden_states or None, output_lengths) if v is not None)
+        return SoundNetModelOutput(
+            last_hidden_state=hidden_state,
+            hidden_states=hidden_states or None,
+            output_lengths=output_lengths,
+        )
+
+
+class SoundNetForPreTraining(SoundNetPreTrainedModel):
+    """SoundNet with the original conv8 object and scene heads, and the teacher-distillation loss."""
+
+    def __init__(self, config: SoundNetConfig):
+        super().__init__(config)
+        self.soundnet = SoundNetModel(config)
+        self._build_heads(config)
+        self.post_init()
+
+    def forward(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        teacher_object_probs: torch.Tensor | None = None,
+        teacher_scene_probs: torch.Tensor | None = None,
+        teacher_step_mask: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> SoundNetForPreTrainingOutput | tuple:
+        r"""
+        Args:
+            input_values (`torch.FloatTensor` of shape `(batch_size, num_samples)`):
+                Scaled waveform, see [`SoundNetModel.forward`].
+            attention_mask (`torch.LongTensor` of shape `(batch_size, num_samples)`, *optional*):
+                1 for real samples, 0 for padding.
+            teacher_object_probs (`torch.FloatTensor` of shape `(batch_size, teacher_steps, num_object_classes)`):
+                The image teacher's object distribution per step of video; with `teacher_scene_probs` it turns on
+                the distillation loss. Student steps are aligned to teacher steps in time (see `losses.py`).
+            teacher_scene_probs (`torch.FloatTensor` of shape `(batch_size, teacher_steps, num_scene_classes)`):
+                The scene teacher's distribution per step.
+            teacher_step_mask (`torch.BoolTensor` of shape `(batch_size, teacher_steps)`, *optional*):
+                Valid teacher steps (all by default).
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        outputs = self.soundnet(
+            input_values, attention_mask=attention_mask, output_hidden_states=output_hidden_states, return_dict=True
+        )
+        object_logits, scene_logits, step_lengths = self._heads_forward(
+            outputs.last_hidden_state, outputs.output_lengths
+        )
+        step_mask = None
+        if step_lengths is not None:
+            step_mask = torch.arange(object_logits.shape[1], device=object_logits.device)[None] < step_lengths[:, None]
+
+        loss = object_loss = scene_loss = None
+        head_losses = []
+        for logits, teacher in ((object_logits, teacher_object_probs), (scene_logits, teacher_scene_probs)):
+            if teacher is not None:
+                head_losses.append(distillation_loss(logits, teacher, step_mask, teacher_step_mask))
+        if head_losses:
+            object_loss = head_losses[0] if teacher_object_probs is not None else None
+            scene_loss = head_losses[-1] if teacher_scene_probs is not None else None
+            loss = self.config.distillation_lambda * torch.stack(head_losses).mean()
+
+        output = SoundNetForPreTrainingOutput(
+            loss=loss,
+            object_logits=object_logits,
+            scene_logits=scene_logits,
+            object_loss=object_loss,
+            scene_loss=scene_loss,
+            step_mask=step_mask,
+            hidden_states=outputs.hidden_states,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class SoundNetForAudioClassification(SoundNetPreTrainedModel):
+    """
+    Clip-level classification. `config.classifier_type` selects:
+
+    - `"linear"`: masked mean over time of the `config.classifier_layer` block, dropout, then a linear layer
+      (`classifier`) over `config.num_labels` classes: the model to fine-tune on labelled sound.
+    - `"pretrained_heads"`: the released model's view. The conv8 heads give a softmax per step; each head's
+      probabilities are averaged over the clip's valid steps, and the logits are `logit(p)` so that
+      `sigmoid(logits)` (what the audio-classification pipeline applies for `multi_label_classification`) returns
+      exactly those probabilities. Labels are the objects followed by the scenes.
+    """
+
+    def __init__(self, config: SoundNetConfig):
+        super().__init__(config)
+        self.soundnet = SoundNetModel(config)
+        if config.classifier_type == "pretrained_heads":
+            self._build_heads(config)
+        else:
+            self.layer_index = config.classifier_layer_index
+            self.dropout = nn.Dropout(config.classifier_dropout)
+            self.classifier = nn.Linear(config.conv_channels[self.layer_index], config.num_labels)
+        self.post_init()
+
+    def clip_probabilities(
+        self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """
+        The original model's clip-level distributions (only with `classifier_type="pretrained_heads"`).
+
+        Returns:
+            object probabilities `(batch, num_object_classes)` and scene probabilities `(batch, num_scene_classes)`.
+        """
+        outputs = self.soundnet(input_values, attention_mask=attention_mask, return_dict=True)
+        object_logits, scene_logits, step_lengths = self._heads_forward(
+            outputs.last_hidden_state, outputs.output_lengths
+        )
+        return (
+            masked_mean(object_logits.softmax(-1), step_lengths, dim=1),
+            masked_mean(scene_logits.softmax(-1), step_lengths, dim=1),
+        )
+
+    def forward(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> SoundNetAudioClassifierOutput | tuple:
+        r"""
+        Args:
+            input_values (`torch.FloatTensor` of shape `(batch_size, num_samples)`):
+                Scaled waveform, see [`SoundNetModel.forward`].
+            attention_mask (`torch.LongTensor` of shape `(batch_size, num_samples)`, *optional*):
+                1 for real samples, 0 for padding.
+            labels (`torch.LongTensor` of shape `(batch_size,)`, or `(batch_size, num_labels)` for multi-label):
+                Targets of the classification loss.
+        """
+        config = self.config
+        return_dict = return_dict if return_dict is not None else config.return_dict
+        hidden_states = None
+        if config.classifier_type == "pretrained_heads":
+            outputs = self.soundnet(
+                input_values, attention_mask=attention_mask, output_hidden_states=output_hidden_states
+            )
+            object_logits, scene_logits, step_lengths = self._heads_forward(
+                outputs.last_hidden_state, outputs.output_lengths
+            )
+            probs = torch.cat(
+                [
+                    masked_mean(object_logits.softmax(-1), step_lengths, dim=1),
+                    masked_mean(scene_logits.softmax(-1), step_lengths, dim=1),
+                ],
+                dim=-1,
+            ).clamp(_PROB_EPS, 1 - _PROB_EPS)
+            logits = torch.log(probs) - torch.log1p(-probs)
+            hidden_states = outputs.hidden_states
+        else:
+            outputs = self.soundnet(
+                input_values,
+                attention_mask=attention_mask,
+                output_hidden_states=output_hidden_states,
+                num_blocks=self.layer_index + 1,
+            )
+            pooled = masked_mean(outputs.last_hidden_state, outputs.output_lengths, dim=2)
+            logits = self.classifier(self.dropout(pooled))
+            hidden_states = outputs.hidden_states
+
+        loss = self._classification_loss(logits, labels) if labels is not None else None
+        output = SoundNetAudioClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states)
+        return output if return_dict else output.to_tuple()
+
+    def _classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The loss `config.problem_type` names, inferred as transformers' sequence classifiers do when unset."""
+        config = self.config
+        problem_type = config.problem_type
+        if problem_type is None:
+            if config.num_labels == 1:
+                problem_type = "regression"
+            elif labels.dtype in (torch.long, torch.int):
+                problem_type = "single_label_classification"
+            else:
+                problem_type = "multi_label_classification"
+        if problem_type == "regression":
+            return F.mse_loss(logits.squeeze(-1), labels.squeeze(-1).to(logits.dtype))
+        if problem_type == "single_label_classification":
+            return F.cross_entropy(logits.view(-1, config.num_labels), labels.view(-1))
+        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+
+
+__all__ = [
+    "SoundNetAudioClassifierOutput",
+    "SoundNetForAudioClassification",
+    "SoundNetForPreTraining",
+    "SoundNetForPreTrainingOutput",
+    "SoundNetModel",
+    "SoundNetModelOutput",
+    "SoundNetPreTrainedModel",
+]
