@@ -5,7 +5,12 @@ import textwrap
 
 import torch
 
-from hf_soundnet import SoundNetConfig, SoundNetFeatureExtractor, SoundNetForAudioClassification, SoundNetForPreTraining
+from hf_soundnet import (
+    SoundNetConfig,
+    SoundNetFeatureExtractor,
+    SoundNetForAudioClassification,
+    SoundNetForPreTraining,
+)
 
 
 def run_fresh(code: str) -> dict:
