@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 
 setup: $(STAMP)
 
-$(CHECKPOINT)/config.json: $(STAMP) conversion/convert_soundnet_original_to_hf.py
+$(CHECKPOINT)/config.json: $(STAMP) $(wildcard conversion/*.py src/hf_soundnet/*.py model_cards/*.md)
 	$(PY) conversion/convert_soundnet_original_to_hf.py --output-dir $(CHECKPOINT)
 
 demo: $(CHECKPOINT)/config.json

@@ -42,7 +42,7 @@ def tiny_config():
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def audio_dir() -> Path:
     path = shared_dir() / "audio"
     if not path.is_dir():

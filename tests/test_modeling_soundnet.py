@@ -107,7 +107,9 @@ def test_padded_batch_equals_singles(tiny_config, model_class):
             if model_class is SoundNetForPreTraining:
                 steps = single.object_logits.shape[1]
                 assert int(batched.step_mask[i].sum()) == steps
-                torch.testing.assert_close(batched.object_logits[i, :steps], single.object_logits[0], atol=1e-5, rtol=1e-5)
+                torch.testing.assert_close(
+                    batched.object_logits[i, :steps], single.object_logits[0], atol=1e-5, rtol=1e-5
+                )
 
 
 def test_every_parameter_gets_a_gradient(tiny_config):
@@ -171,8 +173,12 @@ def test_linear_classifier_pools_the_chosen_layer_with_mask(tiny_config):
 
 def test_pretrained_heads_view_returns_mean_step_probabilities(tiny_config):
     config = SoundNetConfig(
-        **{**tiny_config.to_dict(), "classifier_type": "pretrained_heads", "num_labels": 8,
-           "problem_type": "multi_label_classification"}
+        **{
+            **tiny_config.to_dict(),
+            "classifier_type": "pretrained_heads",
+            "num_labels": 8,
+            "problem_type": "multi_label_classification",
+        }
     )
     model = SoundNetForAudioClassification(config).eval()
     pretraining = SoundNetForPreTraining(config).eval()
@@ -185,3 +191,24 @@ def test_pretrained_heads_view_returns_mean_step_probabilities(tiny_config):
     torch.testing.assert_close(probs, expected, atol=1e-6, rtol=1e-5)
     assert probs[:5].sum().item() == pytest.approx(1.0, abs=1e-5)
     assert probs[5:].sum().item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_distillation_aligns_student_steps_to_teacher_step_centres():
+    """S=8 student steps against T=4 teacher steps: teacher step t matches student step 2t+1 (its centre);
+    a clip with 4 valid student steps and 2 valid teacher steps matches 1 and 3, and padded steps are ignored."""
+    from hf_soundnet.losses import distillation_loss
+
+    torch.manual_seed(0)
+    student = torch.randn(2, 8, 5)
+    teacher = torch.softmax(torch.randn(2, 4, 5), dim=-1)
+    student_mask = torch.tensor([[True] * 8, [True] * 4 + [False] * 4])
+    teacher_mask = torch.tensor([[True] * 4, [True] * 2 + [False] * 2])
+
+    def kl(p, logits):
+        q = torch.softmax(logits, dim=-1)
+        return float((p * (p / q).log()).sum())
+
+    pairs = [(0, t, 2 * t + 1) for t in range(4)] + [(1, 0, 1), (1, 1, 3)]
+    expected = sum(kl(teacher[b, t], student[b, s]) for b, t, s in pairs) / len(pairs)
+    got = distillation_loss(student, teacher, student_mask, teacher_mask)
+    assert got.item() == pytest.approx(expected, rel=1e-5)

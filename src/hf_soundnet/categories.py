@@ -1,5 +1,6 @@
 """The original SoundNet label lists, shipped in `hf_soundnet/categories/` (one label per line, line = class id)."""
 
+from collections import Counter
 from importlib import resources
 
 
@@ -15,11 +16,18 @@ def _read_lines(filename: str) -> list[str]:
 
 
 def object_labels() -> list[str]:
-    """The 1000 ImageNet names, wordnet id dropped: `n01440764 tench, Tinca tinca` -> `tench, Tinca tinca`."""
-    return [
-        line.split(" ", 1)[1] if line[:1] == "n" and " " in line else line
+    """
+    The 1000 ImageNet names, wordnet id dropped: `n01440764 tench, Tinca tinca` -> `tench, Tinca tinca`.
+
+    ImageNet names two classes `crane` (the bird n02012849 and the machine n03126707); a repeated name keeps its
+    wordnet id, `crane (n03126707)`, so that every label is unique (the pipeline returns labels, not ids).
+    """
+    entries = [
+        line.split(" ", 1) if line[:1] == "n" and " " in line else ("", line)
         for line in _read_lines(OBJECT_CATEGORIES_FILE)
     ]
+    counts = Counter(name for _, name in entries)
+    return [f"{name} ({wnid})" if counts[name] > 1 and wnid else name for wnid, name in entries]
 
 
 def scene_labels() -> list[str]:

