@@ -166,7 +166,7 @@ def make_loader(dataset: AudioFileDataset, batch_size: int = 8, num_workers: int
     """A DataLoader of [`AudioBatch`]es; sources of similar size share a batch when the size is cheap to read."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
-    sizes_are_cheap = not hasattr(dataset.sources, "features")  # a `datasets` column would be read whole
+    sizes_are_cheap = isinstance(dataset.sources, (list, tuple))  # a lazy column would be read whole to sort
     batches = (
         length_sorted_batches(dataset.sources, batch_size)
         if sizes_are_cheap
