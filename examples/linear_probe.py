@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"linear probe: layer {args.layer}, LinearSVC C={args.c}, {len(data.label_names)} classes, "
-        f"{len(features) - len(skipped)} clips ({len(skipped)} skipped)"
+        f"{len(features)} clips, {len(skipped)} skipped"
     )
     for fold, value in accuracy.items():
         print(f"fold {fold}: accuracy {value:.4f} ({size[fold]} clips)")

@@ -25,14 +25,14 @@ class LabelledAudio:
         labels: `np.ndarray` of shape `(num_clips,)`, integer class ids.
         label_names: name of each class id.
         folds: `np.ndarray` of shape `(num_clips,)` with each clip's fold, or None.
-        names: what to call each clip in messages.
+        names: what to call each clip in messages (None: each record's own path, else `record {index}`).
     """
 
     sources: Sequence
     labels: np.ndarray
     label_names: list[str]
     folds: np.ndarray | None
-    names: list[str]
+    names: list[str] | None
 
 
 class AudioColumn(Sequence):
@@ -94,8 +94,7 @@ def load_hub_dataset(
         index = {label: i for i, label in enumerate(label_names)}
         labels = np.array([index[str(v)] for v in values])
     folds = np.array(dataset[fold_column]) if fold_column and fold_column in dataset.column_names else None
-    names = [f"{name}[{i}]" for i in range(len(dataset))]
-    return LabelledAudio(AudioColumn(dataset, audio_column), labels, label_names, folds, names)
+    return LabelledAudio(AudioColumn(dataset, audio_column), labels, label_names, folds, None)
 
 
 def load_labelled_audio(data: str, **hub_kwargs) -> LabelledAudio:
