@@ -44,20 +44,17 @@ def decode_labelled_audio(
     skipped: list[tuple[str, str]] = []
     folds = data.folds if data.folds is not None else np.full(len(data.labels), -1)
 
-    def records():
-        for batch in make_loader(dataset, batch_size=8, num_workers=num_workers):
-            skipped.extend((item.name, item.error) for item in batch.failures)
-            for item in batch.items:
-                yield {
-                    WAVEFORM_COLUMN: item.input_values,
-                    "label": int(data.labels[item.index]),
-                    "fold": int(folds[item.index]),
-                }
-            if progress is not None:
-                progress(len(batch.items) + len(batch.failures))
-
+    rows = []
+    for batch in make_loader(dataset, batch_size=8, num_workers=num_workers):
+        skipped.extend((item.name, item.error) for item in batch.failures)
+        rows += [
+            {WAVEFORM_COLUMN: item.input_values, "label": int(data.labels[item.index]), "fold": int(folds[item.index])}
+            for item in batch.items
+        ]
+        if progress is not None:
+            progress(len(batch.items) + len(batch.failures))
+    # Held in memory before `from_list` writes Arrow: about 350 MB of float32 for ESC-50's 2,000 clips of 5 s.
     features = Features({WAVEFORM_COLUMN: Sequence(Value("float32")), "label": Value("int64"), "fold": Value("int64")})
-    rows = list(records())  # materialised so `skipped` is complete and the generator is not re-run by caching
     return Dataset.from_list(rows, features=features), skipped
 
 
