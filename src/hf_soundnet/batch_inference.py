@@ -1,0 +1,287 @@
+"""Batched inference over many audio files: decoding in DataLoader workers, padding, and the one model forward.
+
+Every model call of the `soundnet` CLI and of the linear probe goes through [`forward_batch`], a single small seam
+where an optimized, numerically equivalent forward can be swapped in. Decoding happens in [`AudioFileDataset`]
+(in DataLoader worker processes when `num_workers > 0`); a file that cannot be decoded becomes an item that carries
+its error message instead of raising, so one bad file never loses the rest of its batch.
+"""
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+from transformers import BatchFeature
+
+from .audio_io import load_audio
+from .feature_extraction_soundnet import SoundNetFeatureExtractor
+
+
+AudioSource = str | os.PathLike | bytes | dict
+
+
+@dataclass
+class AudioItem:
+    """
+    One decoded clip, or the reason it could not be decoded.
+
+    Args:
+        index: position of the source in the dataset.
+        name: the path, or what to call an in-memory record in messages.
+        input_values: `np.ndarray` of shape `(num_samples,)`, the feature extractor's per-clip output (mono by its
+            `channel_mode`, repeated to `repeat_to_seconds`, scaled by `input_scale`); None on error.
+        duration_s: duration of the decoded audio before any repetition, in seconds (0.0 on error).
+        error: the error message, or None.
+    """
+
+    index: int
+    name: str
+    input_values: np.ndarray | None = None
+    duration_s: float = 0.0
+    error: str | None = None
+
+
+def source_name(source: AudioSource, index: int) -> str:
+    """What to call `source` in outputs and messages: its path, else `record {index}`."""
+    if isinstance(source, dict):
+        return str(source.get("path") or f"record {index}")
+    if isinstance(source, (bytes, bytearray)):
+        return f"record {index}"
+    return str(source)
+
+
+def source_size(source: AudioSource) -> int:
+    """A cheap proxy of the duration (bytes on disk or in memory) used to batch clips of similar length together."""
+    if isinstance(source, dict):
+        data = source.get("bytes")
+        return len(data) if data else source_size(source.get("path") or "")
+    if isinstance(source, (bytes, bytearray)):
+        return len(source)
+    try:
+        return os.stat(source).st_size
+    except OSError:
+        return 0
+
+
+class AudioFileDataset(Dataset):
+    """
+    A torch `Dataset` over audio sources: paths, encoded bytes, or `{"path", "bytes"}` records (what a `datasets`
+    Audio column gives with `decode=False`). Each item is an [`AudioItem`]; decoding errors are returned, not raised.
+
+    Args:
+        sources: any sequence (a list, or a lazy column wrapper) of the sources above.
+        feature_extractor: supplies the rate, `channel_mode`, repetition of short clips and scaling.
+        names: optional display names, one per source.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[AudioSource],
+        feature_extractor: SoundNetFeatureExtractor,
+        names: Sequence[str] | None = None,
+    ):
+        if names is not None and len(names) != len(sources):
+            raise ValueError(f"Got {len(names)} names for {len(sources)} sources.")
+        self.sources = sources
+        self.feature_extractor = feature_extractor
+        self.names = names
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def __getitem__(self, index: int) -> AudioItem:
+        source = self.sources[index]
+        name = self.names[index] if self.names is not None else source_name(source, index)
+        extractor = self.feature_extractor
+        try:
+            if isinstance(source, dict):
+                source = source.get("bytes") or source.get("path")
+                if not source:
+                    raise ValueError(f"{name}: the record has neither bytes nor a path.")
+            waveform = load_audio(source, sampling_rate=extractor.sampling_rate, name=name)
+            mono = extractor.to_mono_float(waveform, source=name)
+            values = extractor.repeat_short(mono) * np.float32(extractor.input_scale)
+        except Exception as err:  # reported per file by the caller; one bad file never kills the batch
+            return AudioItem(index=index, name=name, error=str(err) or type(err).__name__)
+        return AudioItem(
+            index=index, name=name, input_values=values, duration_s=mono.shape[0] / extractor.sampling_rate
+        )
+
+
+@dataclass
+class AudioBatch:
+    """
+    A padded batch of the decodable clips of one loader step, and the failures of that step.
+
+    Args:
+        items: the successfully decoded items, in the order of the rows of `input_values`.
+        failures: the items that carry an error.
+        input_values: `torch.FloatTensor` of shape `(batch_size, max_num_samples)`, or None when every item failed.
+        attention_mask: `torch.LongTensor` of shape `(batch_size, max_num_samples)`, 1 on real samples.
+    """
+
+    items: list[AudioItem]
+    failures: list[AudioItem]
+    input_values: torch.Tensor | None = None
+    attention_mask: torch.Tensor | None = None
+
+    @property
+    def num_samples(self) -> torch.Tensor:
+        """Valid samples per row, `(batch_size,)`."""
+        return self.attention_mask.sum(-1).to(torch.long)
+
+
+class AudioBatchCollator:
+    """Splits items into failures and clips, and pads the clips with the feature extractor's `pad`."""
+
+    def __init__(self, feature_extractor: SoundNetFeatureExtractor):
+        self.feature_extractor = feature_extractor
+
+    def __call__(self, items: list[AudioItem]) -> AudioBatch:
+        good = [item for item in items if item.error is None]
+        batch = AudioBatch(items=good, failures=[item for item in items if item.error is not None])
+        if good:
+            padded = self.feature_extractor.pad(
+                BatchFeature({"input_values": [item.input_values for item in good]}),
+                padding="longest",
+                return_attention_mask=True,
+                return_tensors="pt",
+            )
+            batch.input_values = padded["input_values"].to(torch.float32)
+            batch.attention_mask = padded["attention_mask"].to(torch.long)
+        return batch
+
+
+def length_sorted_batches(sources: Sequence[AudioSource], batch_size: int) -> list[list[int]]:
+    """Index batches with sources of similar size together (less padding), largest first (memory errors early)."""
+    order = sorted(range(len(sources)), key=lambda i: -source_size(sources[i]))
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def make_loader(dataset: AudioFileDataset, batch_size: int = 8, num_workers: int = 0) -> DataLoader:
+    """A DataLoader of [`AudioBatch`]es; sources of similar size share a batch when the size is cheap to read."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    sizes_are_cheap = isinstance(dataset.sources, (list, tuple))  # a lazy column would be read whole to sort
+    batches = (
+        length_sorted_batches(dataset.sources, batch_size)
+        if sizes_are_cheap
+        else [list(range(i, min(i + batch_size, len(dataset)))) for i in range(0, len(dataset), batch_size)]
+    )
+    return DataLoader(
+        dataset,
+        batch_sampler=batches,
+        num_workers=num_workers,
+        collate_fn=AudioBatchCollator(dataset.feature_extractor),
+    )
+
+
+class ForwardOutput(NamedTuple):
+    """
+    What [`forward_batch`] returns.
+
+    Args:
+        hidden_states: one `torch.FloatTensor` of shape `(batch_size, channels_i, frames_i)` per block that ran.
+        object_logits: `(batch_size, num_steps, num_object_classes)`, or None without heads or with `num_blocks`.
+        scene_logits: `(batch_size, num_steps, num_scene_classes)`, or None likewise.
+    """
+
+    hidden_states: tuple[torch.Tensor, ...]
+    object_logits: torch.Tensor | None
+    scene_logits: torch.Tensor | None
+
+
+def trunk_of(model: torch.nn.Module) -> torch.nn.Module:
+    """The `SoundNetModel` inside any SoundNet model (or the model itself)."""
+    return getattr(model, "soundnet", model)
+
+
+def has_heads(model: torch.nn.Module) -> bool:
+    """Whether `model` carries the released conv8 object and scene heads."""
+    return hasattr(model, "object_head") and hasattr(model, "scene_head")
+
+
+@torch.inference_mode()
+def forward_batch(
+    model: torch.nn.Module,
+    input_values: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    num_blocks: int | None = None,
+) -> ForwardOutput:
+    """
+    THE model forward of batched inference (one seam, so a faster equivalent can replace it).
+
+    Args:
+        model: a SoundNet model in eval mode (`SoundNetModel`, `SoundNetForPreTraining` or
+            `SoundNetForAudioClassification`); the conv8 heads run when it has them and all blocks run.
+        input_values: `torch.FloatTensor` of shape `(batch_size, num_samples)`, scaled waveforms.
+        attention_mask: `torch.LongTensor` of shape `(batch_size, num_samples)`, or None for an unpadded batch.
+        num_blocks: run only the first `num_blocks` blocks (and no heads).
+
+    Returns:
+        [`ForwardOutput`]: every block's output, and the per-step head logits.
+    """
+    device = next(model.parameters()).device
+    input_values = input_values.to(device)
+    attention_mask = attention_mask.to(device) if attention_mask is not None else None
+    outputs = trunk_of(model)(
+        input_values, attention_mask=attention_mask, output_hidden_states=True, return_dict=True, num_blocks=num_blocks
+    )
+    object_logits = scene_logits = None
+    if has_heads(model) and (num_blocks is None or num_blocks >= model.config.num_blocks):
+        object_logits, scene_logits, _ = model._heads_forward(outputs.last_hidden_state, None)
+    return ForwardOutput(outputs.hidden_states, object_logits, scene_logits)
+
+
+def run_batches(
+    model: torch.nn.Module,
+    loader: DataLoader,
+    num_blocks: int | None = None,
+) -> Iterator[tuple[AudioBatch, ForwardOutput | None]]:
+    """Yields each loader batch with its [`forward_batch`] output (None when every item of the batch failed)."""
+    for batch in loader:
+        output = None
+        if batch.items:
+            output = forward_batch(model, batch.input_values, batch.attention_mask, num_blocks=num_blocks)
+        yield batch, output
+
+
+def load_model_and_extractor(name_or_path: str | os.PathLike, device: str = "cpu") -> tuple[Any, Any]:
+    """
+    Loads a SoundNet checkpoint (a directory or a Hub id) for inference through transformers' Auto classes.
+
+    Returns:
+        `(model, feature_extractor)`, the model in eval mode on `device`.
+    """
+    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+    path = Path(name_or_path)
+    if not path.exists() and str(name_or_path).count("/") != 1:
+        raise FileNotFoundError(
+            f"{name_or_path}: no such checkpoint directory. Convert the released weights with "
+            "`python conversion/convert_soundnet_original_to_hf.py --output-dir soundnet8` or pass a Hub id."
+        )
+    model = AutoModelForAudioClassification.from_pretrained(str(name_or_path)).eval().to(device)
+    extractor = AutoFeatureExtractor.from_pretrained(str(name_or_path))
+    return model, extractor
+
+
+__all__ = [
+    "AudioBatch",
+    "AudioBatchCollator",
+    "AudioFileDataset",
+    "AudioItem",
+    "ForwardOutput",
+    "forward_batch",
+    "has_heads",
+    "length_sorted_batches",
+    "load_model_and_extractor",
+    "make_loader",
+    "run_batches",
+    "source_name",
+    "trunk_of",
+]

@@ -1,0 +1,136 @@
+"""What both subcommands share: input discovery, the common options, model loading and exit statuses."""
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+
+EXIT_OK, EXIT_FAILED_FILES, EXIT_USAGE = 0, 1, 2
+
+# Files found in folders are those with these suffixes (anything FFmpeg decodes may also be named explicitly).
+AUDIO_EXTENSIONS = frozenset(
+    [
+        ".wav",
+        ".wave",
+        ".mp3",
+        ".flac",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".m4a",
+        ".aac",
+        ".aif",
+        ".aiff",
+        ".au",
+        ".wma",
+        ".webm",
+        ".mka",
+        ".mp4",
+        ".caf",
+    ]
+)
+# An argument with one of these suffixes is a list of paths, one per line (relative ones from the list's folder).
+LIST_EXTENSIONS = frozenset({".txt", ".lst", ".list"})
+
+
+class UsageError(Exception):
+    """A problem with the command line or its environment (exit status 2), not with one input file."""
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An input `path` and `relative`, its path below the inputs' common folder (mirrored in outputs)."""
+
+    path: Path
+    relative: Path
+
+
+def _expand(argument: str) -> list[Path]:
+    path = Path(argument)
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    if path.is_file() and path.suffix.lower() in LIST_EXTENSIONS:
+        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        entries = [Path(line) for line in lines if line and not line.startswith("#")]
+        return [entry if entry.is_absolute() else path.parent / entry for entry in entries]
+    return [path]  # a file, or a missing path: reported as that file's error
+
+
+def collect_inputs(arguments: list[str]) -> list[InputFile]:
+    """
+    Files named by `arguments` (files, folders searched recursively for audio suffixes, or list files), without
+    duplicates, in order, each with its path relative to the deepest folder that holds them all.
+    """
+    seen, paths = set(), []
+    for argument in arguments:
+        for path in _expand(argument):
+            key = os.path.abspath(path)
+            if key not in seen:
+                seen.add(key)
+                paths.append(path)
+    if not paths:
+        raise UsageError(
+            f"no audio files found in {arguments} (searched suffixes: {' '.join(sorted(AUDIO_EXTENSIONS))})."
+        )
+    absolute = [Path(os.path.abspath(p)) for p in paths]
+    root = Path(os.path.commonpath([p.parent for p in absolute]))
+    return [InputFile(path, a.relative_to(root)) for path, a in zip(paths, absolute)]
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="Audio files, folders (searched recursively) or list files (.txt, one path per line).",
+    )
+    parser.add_argument("--model", default="soundnet8", help="Checkpoint directory or Hub id (default: %(default)s).")
+    parser.add_argument("--batch-size", type=int, default=8, help="Clips per forward pass (default: %(default)s).")
+    parser.add_argument(
+        "--num-workers",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="Decoding processes (default: %(default)s; 0 decodes in the main process).",
+    )
+    parser.add_argument(
+        "--device", default="auto", help="torch device, or auto: cuda when available (default: %(default)s)."
+    )
+    parser.add_argument("--quiet", action="store_true", help="No progress bar.")
+
+
+def check_common_arguments(args: argparse.Namespace) -> None:
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}.")
+    if args.num_workers < 0:
+        raise UsageError(f"--num-workers must be >= 0, got {args.num_workers}.")
+
+
+def load_model(args: argparse.Namespace):
+    """`(model, feature_extractor)` for `args.model` on `args.device`; a missing or broken checkpoint is a usage error."""
+    from ..batch_inference import load_model_and_extractor
+
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        return load_model_and_extractor(args.model, device=device)
+    except (OSError, ValueError) as err:
+        raise UsageError(f"cannot load the model {args.model!r}: {err}") from err
+
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "EXIT_FAILED_FILES",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "InputFile",
+    "LIST_EXTENSIONS",
+    "UsageError",
+    "add_common_arguments",
+    "check_common_arguments",
+    "collect_inputs",
+    "load_model",
+]

@@ -1,0 +1,133 @@
+"""Extract features of one layer of SoundNet for each audio file.
+
+Writes one file per input under --output, mirroring the inputs' folders, named after the input file plus the format's
+suffix (`a/dog.wav` -> `OUT/a/dog.wav.npy`). Each holds a float32 array of shape `(channels, frames)`: the valid
+frames of the layer (after BN, ReLU and the block's pool; clips shorter than 10 s are repeated first, as the feature
+extractor does, unless --no-repeat). Frame `t` starts at `t * hop_samples / sampling_rate` seconds;
+`OUT/extraction.json` records the layer, channels, hop and rate (also inside safetensors/parquet files).
+
+Layers: conv1..conv7 and the pooled names pool1, pool2, pool5 (SoundNet-8), and conv8: the released heads' object
+then scene logits (1000 + 401 channels; --head-output probabilities for each head's softmax).
+Formats: npy (np.load), safetensors (tensor "features"), parquet (one row per frame: frame, time_s, features).
+
+Resumable: files whose output exists are skipped. Failed files are listed on stderr and in OUT/errors.jsonl.
+
+Example:
+    soundnet extract ../shared/audio --layer pool5 --output features/ --format safetensors
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ..batch_inference import AudioFileDataset, make_loader, run_batches
+from ..layer_features import HEAD_OUTPUTS, clip_layer_features, resolve_layer
+from .common import (
+    EXIT_FAILED_FILES,
+    EXIT_OK,
+    UsageError,
+    add_common_arguments,
+    check_common_arguments,
+    collect_inputs,
+    load_model,
+)
+from .feature_writers import WRITERS, write_features
+
+
+SETTINGS_FILE = "extraction.json"
+ERRORS_FILE = "errors.jsonl"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser)
+    parser.add_argument("--layer", required=True, help="conv1..conv7, pool1/pool2/pool5, or conv8 (the heads).")
+    parser.add_argument("--output", type=Path, required=True, help="Output folder.")
+    parser.add_argument("--format", choices=sorted(WRITERS), default="npy", help="File format (default: %(default)s).")
+    parser.add_argument(
+        "--head-output", choices=HEAD_OUTPUTS, default="logits", help="conv8 only (default: %(default)s)."
+    )
+    parser.add_argument("--no-repeat", action="store_true", help="Do not repeat clips shorter than 10 s.")
+
+
+def check_settings(output: Path, settings: dict) -> None:
+    """Refuses to resume into a folder extracted with other settings; records the settings otherwise."""
+    path = output / SETTINGS_FILE
+    if path.is_file():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        keys = ("layer", "format", "head_output", "repeat_to_seconds", "model")
+        changed = {key: (previous.get(key), settings[key]) for key in keys if previous.get(key) != settings[key]}
+        if changed:
+            raise UsageError(
+                f"{output} holds features extracted with other settings {changed} (old, new); "
+                "choose another --output or the same settings to resume."
+            )
+    output.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+
+
+def run(args: argparse.Namespace) -> int:
+    check_common_arguments(args)
+    inputs = collect_inputs(args.paths)
+    writer = WRITERS[args.format]
+    targets = {
+        str(item.path): args.output / item.relative.with_name(item.relative.name + writer.suffix) for item in inputs
+    }
+    pending = [item for item in inputs if not targets[str(item.path)].exists()]
+
+    model, extractor = load_model(args)
+    if args.no_repeat:
+        extractor.repeat_to_seconds = 0
+    try:
+        spec = resolve_layer(model, args.layer)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    settings = {
+        "model": str(args.model),
+        "layer": spec.name,
+        "format": args.format,
+        "head_output": args.head_output if spec.index is None else None,
+        "shape": "(channels, frames)",
+        "channels": spec.channels,
+        "hop_samples": spec.hop,
+        "sampling_rate": extractor.sampling_rate,
+        "hop_seconds": spec.hop / extractor.sampling_rate,
+        "repeat_to_seconds": extractor.repeat_to_seconds,
+    }
+    check_settings(args.output, settings)
+    if len(pending) < len(inputs):
+        print(f"soundnet extract: {len(inputs) - len(pending)} files already extracted; skipped.", file=sys.stderr)
+    errors_path = args.output / ERRORS_FILE
+    errors_path.unlink(missing_ok=True)
+    if not pending:
+        return EXIT_OK
+
+    dataset = AudioFileDataset([str(item.path) for item in pending], extractor)
+    loader = make_loader(dataset, batch_size=args.batch_size, num_workers=args.num_workers)
+    failures = []
+    with tqdm(
+        total=len(pending), unit="file", desc=f"extract {spec.name}", disable=args.quiet, file=sys.stderr
+    ) as bar:
+        for batch, output in run_batches(model, loader, num_blocks=spec.num_blocks):
+            for item in batch.failures:
+                failures.append({"path": item.name, "error": item.error})
+                tqdm.write(f"soundnet extract: {item.error}", file=sys.stderr)
+            if output is not None:
+                features = clip_layer_features(model, batch, output, spec, head_output=args.head_output)
+                for item, array in zip(batch.items, features):
+                    metadata = {**settings, "source": item.name, "duration_s": item.duration_s}
+                    write_features(writer, targets[item.name], array, metadata)
+            bar.update(len(batch.items) + len(batch.failures))
+    if failures:
+        errors_path.write_text("".join(json.dumps(f) + "\n" for f in failures), encoding="utf-8")
+        print(
+            f"soundnet extract: {len(failures)} of {len(pending)} files failed (listed above and in {errors_path}); "
+            "fix or remove them and run again to extract only those.",
+            file=sys.stderr,
+        )
+    return EXIT_FAILED_FILES if failures else EXIT_OK
+
+
+__all__ = ["add_arguments", "check_settings", "run"]

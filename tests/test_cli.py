@@ -1,0 +1,283 @@
+"""The `soundnet` CLI against transformers' own entry points, on a mixed-format folder with bad files."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from _helpers_downstream import BAD_FILES, GOOD_FILES, make_mixed_folder, run_script
+from safetensors.numpy import load_file
+from transformers import AutoFeatureExtractor, AutoModel, AutoModelForAudioClassification, AutoModelForPreTraining
+
+from hf_soundnet import SoundNetFeatureExtractor, SoundNetForAudioClassification, load_audio
+from hf_soundnet.cli import main
+from hf_soundnet.cli.feature_writers import read_parquet_features
+
+
+@pytest.fixture(scope="module")
+def mixed_folder(tmp_path_factory) -> Path:
+    from conftest import shared_dir
+
+    audio = shared_dir() / "audio"
+    if not audio.is_dir():
+        pytest.skip(f"real recordings not found at {audio}")
+    return make_mixed_folder(tmp_path_factory.mktemp("mixed"), audio)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny random model with released-style heads (5 objects + 3 scenes) and the default feature extractor."""
+    from hf_soundnet import SoundNetConfig
+
+    torch.manual_seed(0)
+    labels = [f"object: o{i}" for i in range(5)] + [f"scene: s{i}" for i in range(3)]
+    config = SoundNetConfig(
+        conv_channels=(4, 6, 8),
+        conv_kernel_sizes=(8, 4, 4),
+        conv_strides=(2, 2, 2),
+        conv_paddings=(4, 2, 2),
+        pool_kernel_sizes=(2, 1, 2),
+        num_object_classes=5,
+        num_scene_classes=3,
+        head_kernel_size=4,
+        head_stride=2,
+        classifier_type="pretrained_heads",
+        id2label=dict(enumerate(labels)),
+        problem_type="multi_label_classification",
+    )
+    model = SoundNetForAudioClassification(config).eval()
+    for module in model.modules():  # non-trivial BN statistics so that every layer matters
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    path = tmp_path_factory.mktemp("tiny")
+    model.save_pretrained(path)
+    SoundNetFeatureExtractor().save_pretrained(path)
+    return path
+
+
+def api_inputs(checkpoint: Path, path: Path) -> dict:
+    """One file through `load_audio` and `AutoFeatureExtractor`, unpadded."""
+    extractor = AutoFeatureExtractor.from_pretrained(checkpoint)
+    return extractor(
+        [load_audio(path, extractor.sampling_rate)], sampling_rate=extractor.sampling_rate, return_tensors="pt"
+    )
+
+
+def read_jsonl(path: Path) -> dict[str, dict]:
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len({r["path"] for r in records}) == len(records), "one line per file"
+    return {r["path"]: r for r in records}
+
+
+@pytest.mark.slow
+def test_classify_mixed_folder_equals_api_and_resumes(mixed_folder, released_checkpoint, tmp_path):
+    output = tmp_path / "out.jsonl"
+    args = ["-m", "hf_soundnet.cli", "classify", str(mixed_folder), "--model", str(released_checkpoint)]
+    args += ["--output", str(output), "--top-k", "3", "--batch-size", "3", "--num-workers", "2"]
+    result = run_script(args)
+    assert result.returncode == 1, result.stderr
+    records = read_jsonl(output)
+    assert set(records) == {str(mixed_folder / name) for name in GOOD_FILES + BAD_FILES}
+    for name in BAD_FILES:
+        assert name in records[str(mixed_folder / name)]["error"]
+        assert name in result.stderr
+
+    model = AutoModelForAudioClassification.from_pretrained(released_checkpoint).eval()
+    pretraining = AutoModelForPreTraining.from_pretrained(released_checkpoint).eval()
+    objects = [model.config.id2label[i].removeprefix("object: ") for i in range(1000)]
+    scenes = [model.config.id2label[1000 + i].removeprefix("scene: ") for i in range(401)]
+    for name in GOOD_FILES:
+        record = records[str(mixed_folder / name)]
+        inputs = api_inputs(released_checkpoint, mixed_folder / name)
+        with torch.no_grad():
+            object_probs, scene_probs = (p[0].numpy() for p in model.clip_probabilities(**inputs))
+            steps = pretraining(**inputs)
+        top = np.argsort(-object_probs)[:3]
+        assert [o["label"] for o in record["objects"]] == [objects[i] for i in top]
+        np.testing.assert_allclose([o["probability"] for o in record["objects"]], object_probs[top], atol=1e-5)
+        top = np.argsort(-scene_probs)[:3]
+        assert [s["label"] for s in record["scenes"]] == [scenes[i] for i in top]
+        np.testing.assert_allclose([s["probability"] for s in record["scenes"]], scene_probs[top], atol=1e-5)
+        step_objects = steps.object_logits[0].argmax(-1).tolist()
+        step_scenes = steps.scene_logits[0].argmax(-1).tolist()
+        assert [t["object"]["label"] for t in record["timeline"]] == [objects[i] for i in step_objects]
+        assert [t["scene"]["label"] for t in record["timeline"]] == [scenes[i] for i in step_scenes]
+        assert [t["start_s"] for t in record["timeline"]] == pytest.approx(
+            [i * 65536 / 22050 for i in range(len(step_objects))]
+        )
+        assert record["duration_s"] == pytest.approx(load_audio(mixed_folder / name).shape[1] / 22050, abs=1e-3)
+
+    # Resume: the 5 good files are skipped, the 2 bad ones retried; still one line per file.
+    again = run_script(args)
+    assert again.returncode == 1
+    assert "5 files already" in again.stderr
+    assert read_jsonl(output).keys() == records.keys()
+
+
+def test_classify_matches_pipeline_on_tiny_model(mixed_folder, tiny_checkpoint, tmp_path):
+    from transformers import pipeline
+
+    from hf_soundnet import SoundNetAudioClassificationPipeline
+
+    output = tmp_path / "tiny.jsonl"
+    status = main(
+        [
+            "classify",
+            str(mixed_folder / "sub"),
+            str(mixed_folder / "railroad.wav"),
+            "--model",
+            str(tiny_checkpoint),
+            "--output",
+            str(output),
+            "--top-k",
+            "2",
+            "--num-workers",
+            "0",
+            "--quiet",
+        ]
+    )
+    assert status == 0
+    records = {Path(r["path"]).name: r for r in map(json.loads, output.read_text().splitlines())}
+    assert set(records) == {"rail.flac", "forest.ogg", "railroad.wav"}
+    classifier = pipeline(
+        "audio-classification", model=str(tiny_checkpoint), pipeline_class=SoundNetAudioClassificationPipeline
+    )
+    for name, path in (("rail.flac", "sub/rail.flac"), ("railroad.wav", "railroad.wav")):
+        predictions = classifier(str(mixed_folder / path), top_k=None)
+        expected = [p for p in predictions if p["label"].startswith("scene: ")][:2]
+        assert [s["label"] for s in records[name]["scenes"]] == [p["label"].removeprefix("scene: ") for p in expected]
+        np.testing.assert_allclose(
+            [s["probability"] for s in records[name]["scenes"]], [p["score"] for p in expected], atol=1e-5
+        )
+
+
+@pytest.mark.parametrize("layer", ["conv2", "pool3", "conv8"])
+@pytest.mark.parametrize("fmt", ["npy", "safetensors", "parquet"])
+def test_extract_equals_hidden_states(mixed_folder, tiny_checkpoint, tmp_path, layer, fmt):
+    out = tmp_path / "features"
+    argv = [
+        "extract",
+        str(mixed_folder),
+        "--model",
+        str(tiny_checkpoint),
+        "--layer",
+        layer,
+        "--output",
+        str(out),
+        "--format",
+        fmt,
+        "--batch-size",
+        "4",
+        "--num-workers",
+        "0",
+        "--quiet",
+    ]
+    assert main(argv) == 1  # the corrupt and the empty file
+    errors = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
+    assert sorted(Path(e["path"]).name for e in errors) == sorted(BAD_FILES)
+    settings = json.loads((out / "extraction.json").read_text())
+
+    trunk = AutoModel.from_pretrained(tiny_checkpoint).eval()
+    heads = AutoModelForPreTraining.from_pretrained(tiny_checkpoint).eval()
+    index = trunk.config.layer_name_to_index.get(layer)
+    for name in GOOD_FILES:
+        target = out / f"{name}.{fmt}"
+        if fmt == "npy":
+            features = np.load(target)
+        elif fmt == "safetensors":
+            features = load_file(target)["features"]
+        else:
+            features = read_parquet_features(target)
+        inputs = api_inputs(tiny_checkpoint, mixed_folder / name)
+        with torch.no_grad():
+            if index is None:
+                outputs = heads(**inputs)
+                expected = torch.cat([outputs.object_logits, outputs.scene_logits], -1)[0].T.numpy()
+            else:
+                expected = trunk(**inputs, output_hidden_states=True).hidden_states[index][0].numpy()
+        assert features.shape == expected.shape
+        np.testing.assert_allclose(features, expected, rtol=1e-4, atol=1e-4)
+    hop = 2 * 2 * 2 * 2 * 2 * 2 if index is None else [4, 8, 32][index]
+    assert settings["hop_samples"] == hop and settings["channels"] == (8 if index is None else [4, 6, 8][index])
+
+
+def test_extract_resumes_and_refuses_other_settings(mixed_folder, tiny_checkpoint, tmp_path, capsys):
+    out = tmp_path / "features"
+    argv = [
+        "extract",
+        str(mixed_folder / "sub"),
+        "--model",
+        str(tiny_checkpoint),
+        "--layer",
+        "conv3",
+        "--output",
+        str(out),
+        "--num-workers",
+        "0",
+        "--quiet",
+    ]
+    assert main(argv) == 0
+    first = out / "rail.flac.npy"
+    stamp = first.stat().st_mtime_ns
+    first_forest = out / "forest.ogg.npy"
+    first_forest.unlink()
+    assert main(argv) == 0
+    assert first.stat().st_mtime_ns == stamp and first_forest.is_file()
+    assert "1 files already extracted" in capsys.readouterr().err
+    assert main([a if a != "conv3" else "conv2" for a in argv]) == 2
+    assert "other settings" in capsys.readouterr().err
+
+
+def test_list_file_and_missing_path(mixed_folder, tiny_checkpoint, tmp_path, capsys):
+    listing = tmp_path / "files.txt"
+    listing.write_text(f"# a comment\n{mixed_folder / 'railroad.wav'}\nmissing.wav\n")
+    output = tmp_path / "out.jsonl"
+    status = main(
+        [
+            "classify",
+            str(listing),
+            "--model",
+            str(tiny_checkpoint),
+            "--output",
+            str(output),
+            "--num-workers",
+            "0",
+            "--quiet",
+        ]
+    )
+    assert status == 1
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [Path(r["path"]).name for r in records if "error" not in r] == ["railroad.wav"]
+    (error,) = [r for r in records if "error" in r]
+    assert error["path"] == str(tmp_path / "missing.wav") and "no such file" in error["error"]
+
+
+def test_usage_errors(mixed_folder, tiny_checkpoint, tmp_path, capsys):
+    assert main(["--help"]) == 0
+    assert main(["extract", "--help"]) == 0
+    assert "--layer" in capsys.readouterr().out
+    assert main(["extract", str(mixed_folder), "--output", str(tmp_path)]) == 2  # no --layer
+    assert (
+        main(
+            [
+                "extract",
+                str(mixed_folder),
+                "--model",
+                str(tiny_checkpoint),
+                "--layer",
+                "pool9",
+                "--output",
+                str(tmp_path / "x"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
+    assert "Unknown layer 'pool9'" in capsys.readouterr().err
+    assert main(["classify", str(mixed_folder), "--model", str(tmp_path / "nowhere")]) == 2
+    assert "no such checkpoint" in capsys.readouterr().err
+    (tmp_path / "no_audio").mkdir()
+    assert main(["classify", str(tmp_path / "no_audio")]) == 2
+    assert "no audio files found" in capsys.readouterr().err
