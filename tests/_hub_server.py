@@ -190,9 +190,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             raise HubError(404, None, f"This loopback Hub does not serve {method} {path}.")
         except HubError as err:
             headers = {"X-Error-Code": err.code} if err.code else {}
-            self._send(
-                err.status, json.dumps({"error": err.message}).encode(), {**headers, "X-Error-Message": err.message}
-            )
+            body = json.dumps({"error": err.message}).encode()
+            self._send(err.status, body, {**headers, "X-Error-Message": err.message}, head_only=method == "HEAD")
 
     def do_GET(self):
         self._dispatch("GET")
