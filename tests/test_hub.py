@@ -195,9 +195,10 @@ def test_push_then_load_in_fresh_processes_with_and_without_the_plugin(hub, tmp_
 
 def test_repush_is_idempotent_and_a_change_makes_one_commit(hub, tmp_path, tiny_checkpoint):
     env = hub_env(hub.endpoint, tmp_path / "hf")
-    command = ["-m", "hf_soundnet.hub", str(tiny_checkpoint), "someone/tiny"]
+    command = ["-m", "hf_soundnet.hub", str(tiny_checkpoint), "someone/tiny", "--private"]
     first, second = run_client(command, env), run_client(command, env)
     assert first.returncode == 0 and second.returncode == 0, second.stderr[-3000:]
+    assert hub.store.repo("someone/tiny")["private"]
     commits = hub.store.repo("someone/tiny")["commits"]
     assert len(commits) == 2  # the repo's initial commit and one upload
     assert (
