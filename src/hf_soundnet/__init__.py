@@ -36,6 +36,14 @@ AutoModelForPreTraining.register(SoundNetConfig, SoundNetForPreTraining, exist_o
 AutoModelForAudioClassification.register(SoundNetConfig, SoundNetForAudioClassification, exist_ok=True)
 AutoFeatureExtractor.register(SoundNetConfig, SoundNetFeatureExtractor, exist_ok=True)
 
+# Code upload: `save_pretrained` copies the module files and writes `auto_map`, so a saved or pushed checkpoint also
+# loads with `trust_remote_code=True` where hf_soundnet is not installed (the model classes write every view's entry).
+SoundNetConfig.register_for_auto_class("AutoConfig")
+SoundNetModel.register_for_auto_class("AutoModel")
+SoundNetForPreTraining.register_for_auto_class("AutoModelForPreTraining")
+SoundNetForAudioClassification.register_for_auto_class("AutoModelForAudioClassification")
+SoundNetFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
+
 __all__ = [
     "SOUNDNET_VARIANTS",
     "AudioLoadError",

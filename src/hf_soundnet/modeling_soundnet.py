@@ -150,6 +150,20 @@ class SoundNetPreTrainedModel(PreTrainedModel):
     main_input_name = "input_values"
     input_modalities = ("audio",)
     supports_gradient_checkpointing = False
+    # Code upload: the Auto classes a saved checkpoint can be loaded with under `trust_remote_code=True`.
+    _remote_code_auto_map = {
+        "AutoModel": "SoundNetModel",
+        "AutoModelForPreTraining": "SoundNetForPreTraining",
+        "AutoModelForAudioClassification": "SoundNetForAudioClassification",
+    }
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """[`PreTrainedModel.save_pretrained`]; with code upload on, `auto_map` lists every view, not only this class."""
+        if self._auto_class is not None:
+            module = __name__.rsplit(".", 1)[-1]
+            views = {auto: f"{module}.{name}" for auto, name in self._remote_code_auto_map.items()}
+            self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **views}
+        return super().save_pretrained(save_directory, *args, **kwargs)
 
     def get_output_lengths(self, input_lengths: torch.Tensor | int) -> list[torch.Tensor]:
         """
