@@ -2,6 +2,7 @@
 file and the problem. Shared by the CLI, the corpus tools and `SoundNetAudioClassificationPipeline`."""
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,14 @@ def _decoder(source, sampling_rate: int | None):
     from torchcodec.decoders import AudioDecoder
 
     return AudioDecoder(source, sample_rate=sampling_rate)
+
+
+def _ffmpeg_words(err: Exception) -> str:
+    """FFmpeg's own message from a torchcodec error, without the C++ source location torchcodec puts first:
+    `SingleStreamDecoder, /.../SingleStreamDecoder.cpp:51, Could not open input file: x Invalid data ...` ->
+    `Could not open input file: x Invalid data ...`."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return re.sub(r"^\w+, \S+\.cpp:\d+, ", "", text)
 
 
 def load_audio(source: str | os.PathLike | bytes, sampling_rate: int = 22050, name: str | None = None) -> np.ndarray:
@@ -51,7 +60,7 @@ def load_audio(source: str | os.PathLike | bytes, sampling_rate: int = 22050, na
     try:
         samples = _decoder(source, sampling_rate).get_all_samples()
     except Exception as err:  # torchcodec raises RuntimeError/ValueError with FFmpeg's words
-        raise AudioLoadError(f"{name}: cannot decode audio ({str(err).strip().splitlines()[0]}).") from err
+        raise AudioLoadError(f"{name}: cannot decode audio ({_ffmpeg_words(err)}).") from err
     data = samples.data.numpy()
     if data.size == 0:
         raise AudioLoadError(f"{name}: decoded to 0 samples (no audio stream content).")
