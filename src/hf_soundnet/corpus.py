@@ -196,9 +196,7 @@ def load_streaming_corpus(corpus_dir: str | os.PathLike, split: str = "train"):
     shards = list_shards(corpus_dir)
     if not shards:
         raise CorpusError(f"{corpus_dir}: the corpus has no shards in {DATA_DIR}/; build it first.")
-    return datasets.load_dataset(
-        "parquet", data_files={split: [str(s) for s in shards]}, split=split, streaming=True
-    )
+    return datasets.load_dataset("parquet", data_files={split: [str(s) for s in shards]}, split=split, streaming=True)
 
 
 def teacher_array(record: dict[str, Any], teacher: TeacherInfo) -> np.ndarray:

@@ -37,7 +37,9 @@ def find_videos(videos_dir: str | os.PathLike, extensions: Sequence[str] = VIDEO
     if not root.is_dir():
         raise FileNotFoundError(f"{videos_dir}: no such folder of videos.")
     suffixes = {e.lower() for e in extensions}
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    return sorted(
+        p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+    )
 
 
 def to_mono(audio: np.ndarray, channel_mode: str) -> np.ndarray:
