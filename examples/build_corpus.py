@@ -23,6 +23,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import torch
 from accelerate import PartialState
 from tqdm.auto import tqdm
 
@@ -60,6 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--extensions", nargs="+", default=list(VIDEO_EXTENSIONS), help="Video file extensions.")
     parser.add_argument("--retry-failed", action="store_true", help="Try again the videos listed in failures/.")
     parser.add_argument("--strict", action="store_true", help="Stop at the first bad video (exit status 1).")
+    parser.add_argument("--cpu", action="store_true", help="Run the teachers on CPU even when GPUs are there.")
     return parser.parse_args(argv)
 
 
@@ -93,7 +95,9 @@ def prepare_corpus(args: argparse.Namespace, teachers: list[ImageTeacher]) -> Co
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    state = PartialState()
+    # On a machine without GPUs, cpu=True makes `accelerate launch --multi_gpu` processes a gloo group (else each
+    # would think it is alone).
+    state = PartialState(cpu=args.cpu or not torch.cuda.is_available())
     try:
         teachers = load_teachers(args.teacher, state.device)
         info = prepare_corpus(args, teachers)

@@ -109,7 +109,9 @@ def load_model(name: str, info, heads: dict[str, str]) -> SoundNetForPreTraining
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    state = PartialState()
+    use_cpu = args.use_cpu or not torch.cuda.is_available()
+    # cpu=True: without GPUs, `accelerate launch --multi_gpu` processes form a gloo group (as TrainingArguments does).
+    state = PartialState(cpu=use_cpu)
     try:
         info = load_corpus_info(args.corpus)
         heads = head_teachers(args, info)
@@ -169,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         save_total_limit=args.save_total_limit,
         seed=args.seed,
         ignore_data_skip=True,
-        use_cpu=args.use_cpu or not torch.cuda.is_available(),
+        use_cpu=use_cpu,
         bf16=args.bf16,
         ddp_find_unused_parameters=len(heads) < 2,
         push_to_hub=bool(args.push_to_hub),

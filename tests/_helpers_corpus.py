@@ -127,8 +127,11 @@ def write_sound_corpus(
             )
     order = np.random.default_rng(0).permutation(len(records))
     records = [records[i] for i in order]
-    if num_shards is not None:
-        records_per_shard = -(-len(records) // num_shards)
+    if num_shards is not None:  # round-robin, so every shard holds every source
+        for index in range(num_shards):
+            chunk = [{k: v for k, v in r.items() if k != "label"} for r in records[index::num_shards]]
+            write_shard(chunk, shard_path(corpus_dir, 0, index), info)
+        return records
     for index, start in enumerate(range(0, len(records), records_per_shard)):
         chunk = [{k: v for k, v in r.items() if k != "label"} for r in records[start : start + records_per_shard]]
         write_shard(chunk, shard_path(corpus_dir, 0, index), info)
