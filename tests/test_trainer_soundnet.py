@@ -58,11 +58,12 @@ def held_out_agreement(model, corpus) -> float:
     return hits / total
 
 
+@pytest.mark.slow
 def test_student_learns_sound_dependent_teacher(tmp_path, audio_dir):
     sources = sound_sources(audio_dir)
     write_sound_corpus(tmp_path / "train", sources, 3.0, 1.0, records_per_shard=8, part=(0.0, 0.7))
     write_sound_corpus(tmp_path / "held_out", sources, 2.0, 1.0, records_per_shard=8, part=(0.7, 1.0))
-    trainer = make_trainer(tmp_path, tmp_path / "train", max_steps=120)
+    trainer = make_trainer(tmp_path, tmp_path / "train", max_steps=80)
     before = held_out_agreement(trainer.model, tmp_path / "held_out")
     trainer.train()
     after = held_out_agreement(trainer.model, tmp_path / "held_out")
