@@ -1,0 +1,221 @@
+"""The SoundNet pre-training corpus: a folder of Parquet shards that `datasets` streams, described by a dataset card.
+
+Layout of a corpus folder:
+
+```
+README.md               dataset card (YAML: `configs` for `load_dataset(DIR)`, `dataset_info`, `soundnet_corpus`)
+soundnet_corpus.json    the same `soundnet_corpus` block, machine-readable (`CorpusInfo`)
+data/shard-r{rank}-{index}.parquet   records (one per video), written by rank `rank` of the builder
+failures/rank-{rank}.jsonl           videos that could not be turned into records, with the reason
+```
+
+One record (row) per video:
+
+| column | type | meaning |
+|---|---|---|
+| `key` | string | unique id of the video (its path under the videos folder, without extension) |
+| `source` | string | the video's path relative to the videos folder |
+| `duration` | float32 | seconds of audio stored |
+| `num_steps` | int32 | teacher steps `T` (one per `step_seconds`; 1 for a clip shorter than one step) |
+| `audio` | binary | the audio, encoded (`audio_format`, FLAC by default), mono, `sampling_rate` Hz |
+| `teacher_{name}` | Array2D `(T, num_classes)` float32 | one teacher's softmax per step, one column per teacher |
+
+Audio is stored as raw encoded bytes rather than `datasets.Audio` on purpose: `datasets` decodes `Audio` inside its
+iterator, where a corrupt record raises and ends the stream; bytes are decoded by the reader
+(`hf_soundnet.data_pretraining`), which skips and counts a bad record instead.
+"""
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+CORPUS_INFO_FILE = "soundnet_corpus.json"
+DATA_DIR = "data"
+FAILURES_DIR = "failures"
+SHARD_PATTERN = "shard-r{rank:03d}-{index:05d}.parquet"
+TEACHER_COLUMN_PREFIX = "teacher_"
+FORMAT_VERSION = 1
+
+
+class CorpusError(ValueError):
+    """A corpus folder that is missing, inconsistent, or was built with other settings; the message says which."""
+
+
+@dataclass
+class TeacherInfo:
+    """One image teacher: its column is `teacher_{name}`, its distributions have `num_classes` entries."""
+
+    name: str
+    model: str
+    num_classes: int
+    labels: list[str] = field(default_factory=list)
+
+    @property
+    def column(self) -> str:
+        return f"{TEACHER_COLUMN_PREFIX}{self.name}"
+
+
+@dataclass
+class CorpusInfo:
+    """
+    What every record of a corpus shares: the audio rate and codec, the teacher step, and the teachers.
+
+    Args:
+        teachers: the image teachers, in the order of `--teacher` at build time.
+        sampling_rate: audio rate in Hz (22,050, SoundNet's).
+        step_seconds: one teacher step (one video frame) per this many seconds (5.0: the original's 4 per 20 s).
+        frame_position: where in its step the frame is taken: `"centre"` (at `(t + 0.5) * step_seconds`).
+        audio_format: codec of the `audio` column (`"flac"`, `"mp3"` or `"wav"`), decodable by torchcodec.
+        channel_mode: how the video's audio became mono (`"first"` channel, the original's choice, or `"mean"`).
+    """
+
+    teachers: list[TeacherInfo]
+    sampling_rate: int = 22050
+    step_seconds: float = 5.0
+    frame_position: str = "centre"
+    audio_format: str = "flac"
+    channel_mode: str = "first"
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def step_samples(self) -> int:
+        """Audio samples per teacher step (110,250 at the defaults)."""
+        return round(self.step_seconds * self.sampling_rate)
+
+    def teacher(self, name: str) -> TeacherInfo:
+        for teacher in self.teachers:
+            if teacher.name == name:
+                return teacher
+        raise CorpusError(f"The corpus has no teacher {name!r}; it has {[t.name for t in self.teachers]}.")
+
+    def features(self):
+        """The `datasets.Features` of a record (see the module docstring)."""
+        import datasets
+
+        columns = {
+            "key": datasets.Value("string"),
+            "source": datasets.Value("string"),
+            "duration": datasets.Value("float32"),
+            "num_steps": datasets.Value("int32"),
+            "audio": datasets.Value("binary"),
+        }
+        for teacher in self.teachers:
+            columns[teacher.column] = datasets.Array2D((None, teacher.num_classes), "float32")
+        return datasets.Features(columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "CorpusInfo":
+        values = dict(values)
+        values["teachers"] = [TeacherInfo(**teacher) for teacher in values["teachers"]]
+        return cls(**values)
+
+    def settings(self) -> dict[str, Any]:
+        """Everything but the label lists: what must agree between a resumed build and the corpus on disk."""
+        values = self.to_dict()
+        values["teachers"] = [{k: v for k, v in t.items() if k != "labels"} for t in values["teachers"]]
+        return values
+
+
+def save_corpus_info(corpus_dir: str | os.PathLike, info: CorpusInfo) -> None:
+    path = Path(corpus_dir) / CORPUS_INFO_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(info.to_dict(), indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def load_corpus_info(corpus_dir: str | os.PathLike) -> CorpusInfo:
+    """Reads `soundnet_corpus.json`; raises `CorpusError` naming the folder when it is not a corpus."""
+    path = Path(corpus_dir) / CORPUS_INFO_FILE
+    if not path.is_file():
+        raise CorpusError(
+            f"{corpus_dir}: not a SoundNet corpus ({CORPUS_INFO_FILE} is missing); build one with "
+            "examples/build_corpus.py --videos DIR --output DIR --teacher MODEL."
+        )
+    try:
+        return CorpusInfo.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, TypeError, KeyError) as err:
+        raise CorpusError(f"{path}: unreadable corpus description ({err}).") from err
+
+
+def list_shards(corpus_dir: str | os.PathLike) -> list[Path]:
+    """The finished Parquet shards of a corpus, sorted by name (unfinished `.tmp` files are ignored)."""
+    return sorted((Path(corpus_dir) / DATA_DIR).glob("*.parquet"))
+
+
+def shard_path(corpus_dir: str | os.PathLike, rank: int, index: int) -> Path:
+    return Path(corpus_dir) / DATA_DIR / SHARD_PATTERN.format(rank=rank, index=index)
+
+
+def write_shard(records: list[dict[str, Any]], path: str | os.PathLike, info: CorpusInfo) -> Path:
+    """
+    Writes `records` (dicts with the columns of `info.features()`) as one Parquet shard, atomically: the file appears
+    under its final name only once complete, so an interrupted build never leaves a half shard that looks finished.
+    """
+    import datasets
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = datasets.Dataset.from_list(records, features=info.features()).data.table
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def read_column(shard: str | os.PathLike, column: str) -> list[Any]:
+    """One column of one shard (Parquet is columnar, so this does not read the audio)."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(shard, columns=[column]).column(column).to_pylist()
+
+
+def key_to_shard(corpus_dir: str | os.PathLike) -> dict[str, str]:
+    """Maps every record's `key` to the file name of its shard."""
+    return {key: shard.name for shard in list_shards(corpus_dir) for key in read_column(shard, "key")}
+
+
+def load_streaming_corpus(corpus_dir: str | os.PathLike, split: str = "train"):
+    """
+    The corpus as a streaming `datasets.IterableDataset` with one shard per Parquet file.
+
+    Equivalent to `load_dataset(corpus_dir, streaming=True, split="train")` (the dataset card's YAML names the same
+    files) but lists the shards explicitly, so it also works on a corpus whose card is not written yet.
+    """
+    import datasets
+
+    shards = list_shards(corpus_dir)
+    if not shards:
+        raise CorpusError(f"{corpus_dir}: the corpus has no shards in {DATA_DIR}/; build it first.")
+    return datasets.load_dataset("parquet", data_files={split: [str(s) for s in shards]}, split=split, streaming=True)
+
+
+def teacher_array(record: dict[str, Any], teacher: TeacherInfo) -> np.ndarray:
+    """A record's distributions for one teacher as float32 `(num_steps, num_classes)`."""
+    return np.asarray(record[teacher.column], dtype=np.float32).reshape(-1, teacher.num_classes)
+
+
+__all__ = [
+    "CORPUS_INFO_FILE",
+    "CorpusError",
+    "CorpusInfo",
+    "TeacherInfo",
+    "key_to_shard",
+    "list_shards",
+    "load_corpus_info",
+    "load_streaming_corpus",
+    "read_column",
+    "save_corpus_info",
+    "shard_path",
+    "teacher_array",
+    "write_shard",
+]

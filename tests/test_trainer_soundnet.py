@@ -1,0 +1,134 @@
+"""SoundNetDistillationTrainer in one process: it learns a sound-dependent teacher, logs per-head losses, skips and
+counts corrupt records (or stops on them in strict mode), and uses the paper's optimiser defaults."""
+
+import numpy as np
+import pytest
+import torch
+from _helpers_corpus import SR, sound_sources, tiny_student_config, write_sound_corpus
+
+from hf_soundnet import SoundNetForPreTraining, load_audio
+from hf_soundnet.corpus import load_corpus_info, load_streaming_corpus, teacher_array
+from hf_soundnet.data_pretraining import (
+    CorruptRecordError,
+    SoundNetPretrainingCollator,
+    crop_record,
+    pretraining_dataset,
+)
+from hf_soundnet.losses import align_student_steps
+from hf_soundnet.trainer_soundnet import SoundNetDistillationTrainer, distillation_training_arguments
+
+
+def make_trainer(tmp_path, corpus, max_steps, batch_size=8, strict=False, **overrides):
+    info = load_corpus_info(corpus)
+    torch.manual_seed(0)
+    model = SoundNetForPreTraining(tiny_student_config(*(t.num_classes for t in info.teachers)))
+    # No shuffle buffer: the helper writes records in random order, and datasets' shuffle sleeps 5 s after each pass.
+    dataset = pretraining_dataset(corpus, crop_seconds=2.0, shuffle_buffer_size=0, strict=strict)
+    args = distillation_training_arguments(
+        tmp_path / "out",
+        max_steps=max_steps,
+        per_device_train_batch_size=batch_size,
+        logging_steps=10,
+        save_strategy="no",
+        use_cpu=True,
+        disable_tqdm=True,
+        **overrides,
+    )
+    return SoundNetDistillationTrainer(
+        model=model, args=args, train_dataset=dataset, data_collator=SoundNetPretrainingCollator()
+    )
+
+
+def held_out_agreement(model, corpus) -> float:
+    """Top-1 agreement of the student's object head with the teacher, at every teacher step of every 2 s crop."""
+    info = load_corpus_info(corpus)
+    teacher = info.teacher("objects")
+    model.eval()
+    hits = total = 0
+    with torch.no_grad():
+        for record in load_streaming_corpus(corpus):
+            waveform = load_audio(record["audio"], SR)[0]
+            probs = teacher_array(record, teacher)
+            for start in range(probs.shape[0] - 1):
+                audio, (rows,) = crop_record(waveform, [probs], info.step_samples, 2, start_step=start)
+                logits = model(torch.from_numpy(audio * 256.0)[None]).object_logits[0]  # (steps, classes)
+                index = align_student_steps(torch.tensor([logits.shape[0]]), torch.tensor([2]), 2)[0]
+                hits += int((logits[index].argmax(-1).numpy() == rows.argmax(-1)).sum())
+                total += 2
+    return hits / total
+
+
+@pytest.mark.slow
+def test_student_learns_sound_dependent_teacher(tmp_path, audio_dir):
+    sources = sound_sources(audio_dir)
+    write_sound_corpus(tmp_path / "train", sources, 3.0, 1.0, records_per_shard=8, part=(0.0, 0.7))
+    write_sound_corpus(tmp_path / "held_out", sources, 2.0, 1.0, records_per_shard=8, part=(0.7, 1.0))
+    trainer = make_trainer(tmp_path, tmp_path / "train", max_steps=80)
+    before = held_out_agreement(trainer.model, tmp_path / "held_out")
+    trainer.train()
+    after = held_out_agreement(trainer.model, tmp_path / "held_out")
+    losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
+    print(f"held-out agreement {before:.2f} -> {after:.2f} (chance 0.33); losses {losses}")
+    assert after >= 0.8, f"held-out agreement {after:.2f} (chance 1/3); before training {before:.2f}"
+    assert losses[-1] < losses[0]
+    logged = [log for log in trainer.state.log_history if "loss" in log][-1]
+    assert {"object_loss", "scene_loss", "samples_per_second", "audio_seconds_per_second"} <= set(logged)
+    # The logged total is lambda times the mean of the two heads' mean KL.
+    assert logged["loss"] == pytest.approx(250 * (logged["object_loss"] + logged["scene_loss"]) / 2, rel=1e-4)
+
+
+def corrupt_some(corpus, keys: set[str]) -> None:
+    """Rewrites the corpus's shards with the audio of `keys` replaced by garbage bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from hf_soundnet.corpus import list_shards
+
+    for shard in list_shards(corpus):
+        table = pq.read_table(shard)
+        audio = [
+            b"\x00garbage" * 50 if k in keys else a
+            for k, a in zip(table["key"].to_pylist(), table["audio"].to_pylist())
+        ]
+        table = table.set_column(table.schema.get_field_index("audio"), "audio", pa.array(audio, pa.binary()))
+        pq.write_table(table, shard)
+
+
+def test_corrupt_records_are_skipped_and_counted(tmp_path, audio_dir):
+    records = write_sound_corpus(tmp_path / "corpus", sound_sources(audio_dir), 2.0, 1.0, records_per_shard=100)
+    bad = {records[1]["key"], records[4]["key"], records[5]["key"]}
+    corrupt_some(tmp_path / "corpus", bad)
+    trainer = make_trainer(tmp_path, tmp_path / "corpus", max_steps=1, batch_size=len(records) - len(bad))
+    trainer.train()
+    assert trainer.corrupt_records == len(bad)
+    assert trainer.records_seen == len(records) - len(bad)
+    assert np.isfinite(trainer.state.log_history[-1]["train_loss"])
+
+    strict = make_trainer(tmp_path, tmp_path / "corpus", max_steps=1, batch_size=4, strict=True)
+    with pytest.raises(CorruptRecordError, match=sorted(bad, key=[r["key"] for r in records].index)[0]):
+        strict.train()
+
+
+def test_paper_optimiser_defaults(tmp_path):
+    args = distillation_training_arguments(tmp_path, max_steps=1, use_cpu=True)
+    assert (args.learning_rate, args.adam_beta1, args.weight_decay) == (1e-3, 0.9, 0.0)
+    assert args.lr_scheduler_type == "constant" and args.per_device_train_batch_size == 64
+    assert args.accelerator_config.dispatch_batches is False and args.accelerator_config.split_batches is False
+    assert args.remove_unused_columns is False
+    assert SoundNetDistillationTrainer.loss_is_scaled_for_ga is False
+
+
+def test_collator_stacks_crops():
+    examples = [
+        {
+            "key": f"k{i}",
+            "input_values": np.full(8, i, np.float32),
+            "teacher_object_probs": np.eye(2, 3, dtype=np.float32),
+            "num_corrupt": i,
+        }
+        for i in range(3)
+    ]
+    batch = SoundNetPretrainingCollator()(examples)
+    assert batch["input_values"].shape == (3, 8) and batch["input_values"][2, 0] == 2
+    assert batch["teacher_object_probs"].shape == (3, 2, 3) and "teacher_scene_probs" not in batch
+    assert batch["keys"] == ["k0", "k1", "k2"] and int(batch["num_corrupt"]) == 3
