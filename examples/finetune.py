@@ -8,14 +8,16 @@ clips. Accuracy comes from the package's local evaluate module (works offline).
 
 Data: a folder in the ESC-50 release layout (meta/esc50.csv + audio/; --eval_fold is held out), or a datasets id
 with an Audio column and a label column (--eval_split, or else --eval_fold of a fold column, or else a stratified
-20 % split). Every TrainingArguments option is accepted; --push_to_hub --hub_model_id REPO_ID uploads the model and
-its feature extractor when training ends.
+20 % split). Every TrainingArguments option is accepted. --push-to-hub REPO_ID pushes the final model (config,
+weights, preprocessor config, code and the Trainer's model card) when training ends, with --hub_token and
+--hub_private_repo; a failed push keeps the local model and exits 2.
 
 Example:
     python examples/finetune.py --data ESC-50-master --model soundnet8 --classifier_layer pool5 \\
         --output_dir soundnet8-esc50 --num_train_epochs 20 --learning_rate 1e-4 --per_device_train_batch_size 16
 """
 
+import argparse
 import sys
 from dataclasses import dataclass, field
 
@@ -31,6 +33,7 @@ from hf_soundnet.finetuning import (
     decode_labelled_audio,
     random_crop_transform,
 )
+from hf_soundnet.hub import publish_trained_model
 from hf_soundnet.labelled_audio import load_labelled_audio
 
 
@@ -59,6 +62,11 @@ def load_split(args: FinetuneArguments, split: str, extractor):
 
 
 def main(argv: list[str] | None = None) -> int:
+    # `--push-to-hub REPO_ID` is ours (the final model, once); TrainingArguments' boolean `--push_to_hub` (with
+    # `--hub_model_id`) still works and pushes every checkpoint through the Trainer.
+    hub = argparse.ArgumentParser(add_help=False)
+    hub.add_argument("--push-to-hub", dest="push_repo", metavar="REPO_ID")
+    hub_args, argv = hub.parse_known_args(argv)
     parser = HfArgumentParser((FinetuneArguments, TrainingArguments), description=__doc__)
     args, training_args = parser.parse_args_into_dataclasses(args=argv)
     training_args.remove_unused_columns = False  # the collator needs the raw `waveform` column
@@ -105,6 +113,17 @@ def main(argv: list[str] | None = None) -> int:
     if training_args.push_to_hub:
         trainer.push_to_hub(finetuned_from=args.model, tasks="audio-classification")
     print(f"eval accuracy: {metrics['eval_accuracy']:.4f}")
+    if hub_args.push_repo and trainer.is_world_process_zero():
+        trainer.create_model_card(
+            model_name=hub_args.push_repo.split("/")[-1], finetuned_from=args.model, tasks="audio-classification"
+        )
+        return publish_trained_model(
+            training_args.output_dir,
+            hub_args.push_repo,
+            token=training_args.hub_token,
+            private=bool(training_args.hub_private_repo),
+            program="finetune",
+        )
     return 0
 
 

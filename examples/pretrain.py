@@ -13,7 +13,8 @@ Examples:
         --max-steps 100000 --model soundnet5
     accelerate launch ... examples/pretrain.py --corpus corpus/ --output-dir runs/sn8 --max-steps 200000 --resume
 
-Exit status: 0 when training finished, 1 on a bad corpus, model or output folder, or a corrupt record with --strict.
+Exit status: 0 when training finished, 1 on a bad corpus, model or output folder, or a corrupt record with --strict,
+2 when the model was saved but --push-to-hub failed.
 """
 
 import argparse
@@ -36,10 +37,12 @@ from hf_soundnet.data_pretraining import (
     default_head_teachers,
     pretraining_dataset,
 )
+from hf_soundnet.hub import publish_trained_model, render_model_card
 from hf_soundnet.trainer_soundnet import SoundNetDistillationTrainer, distillation_training_arguments
 
 
 logger = logging.getLogger("pretrain")
+MODEL_CARDS = Path(__file__).resolve().parent.parent / "model_cards"
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 
 
@@ -71,7 +74,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--record-reads", action="store_true", help="Write the keys each process read to reads/.")
     parser.add_argument("--use-cpu", action="store_true", help="Train on CPU even when a GPU is there.")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision.")
-    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="Push checkpoints and the final model to the Hub.")
+    parser.add_argument(
+        "--push-to-hub",
+        metavar="REPO_ID",
+        help="At the end, push the final model (config, weights, preprocessor config, code, a model card from "
+        "model_cards/soundnet5.md with the training facts) to this Hub repo. A failed push keeps the local model "
+        "and exits 2.",
+    )
+    parser.add_argument("--hub-token", help="Hub token with write access (default: the saved login or HF_TOKEN).")
+    parser.add_argument("--hub-private", action="store_true", help="Create the Hub repo private.")
     return parser.parse_args(argv)
 
 
@@ -174,8 +185,6 @@ def main(argv: list[str] | None = None) -> int:
         use_cpu=use_cpu,
         bf16=args.bf16,
         ddp_find_unused_parameters=len(heads) < 2,
-        push_to_hub=bool(args.push_to_hub),
-        hub_model_id=args.push_to_hub,
     )
     trainer = SoundNetDistillationTrainer(
         model=model,
@@ -202,9 +211,44 @@ def main(argv: list[str] | None = None) -> int:
     reads.mkdir(parents=True, exist_ok=True)
     trainer.write_reads_summary(reads / f"rank-{training_args.process_index:03d}-from-step-{start_step}.json")
     trainer.save_model()
-    if state.is_main_process:
-        print(f"Saved the model at step {trainer.state.global_step} to {args.output_dir}.")
+    if not state.is_main_process:
+        return 0
+    print(f"Saved the model at step {trainer.state.global_step} to {args.output_dir}.")
+    if args.push_to_hub:
+        card = model_card(args, trainer, heads)
+        return publish_trained_model(
+            args.output_dir, args.push_to_hub, card, args.hub_token, args.hub_private, program="pretrain"
+        )
     return 0
+
+
+def model_card(args: argparse.Namespace, trainer: SoundNetDistillationTrainer, heads: dict[str, str]):
+    """The soundnet5 template filled with this run's architecture and training facts."""
+    config = trainer.model.config
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    architecture = (
+        f"{config.num_blocks} conv blocks ({', '.join(map(str, config.conv_channels))} channels; kernels "
+        f"{', '.join(map(str, config.conv_kernel_sizes))}; max-pools {', '.join(map(str, config.pool_kernel_sizes))}) "
+        f"and two heads of {config.num_object_classes} and {config.num_scene_classes} classes (kernel "
+        f"{config.head_kernel_size}, stride {config.head_stride}), {trainer.model.num_parameters() / 1e6:.1f} M "
+        "parameters."
+    )
+    return render_model_card(
+        MODEL_CARDS / "soundnet5.md",
+        repo_id=args.push_to_hub,
+        model_name=args.push_to_hub.split("/")[-1],
+        num_layers=config.num_blocks + 1,
+        architecture=architecture,
+        training_data=f"the corpus `{args.corpus.name}` built by examples/build_corpus.py, teachers {heads}.",
+        training={
+            "steps": trainer.state.global_step,
+            "crop seconds": args.crop_seconds,
+            "batch size per process": args.batch_size,
+            "processes": trainer.args.world_size,
+            "learning rate": args.learning_rate,
+            "last logged loss": f"{losses[-1]:.3f}" if losses else "n/a",
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -73,6 +73,8 @@ GOOD_FILES = ("railroad.wav", "forest_track.mp3", "short_stereo_48k.wav", "sub/r
 BAD_FILES = ("corrupt.wav", "empty.wav")
 
 
-def run_script(args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_script(
+    args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Runs `python args...` (a module with `-m`, or a script) in a subprocess with this interpreter."""
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)

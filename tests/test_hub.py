@@ -265,3 +265,44 @@ def test_converter_pushes_the_released_weights_loadable_without_the_plugin(hub, 
     assert not without["plugin_importable"]
     assert_same_outputs(without, expected)
     assert without["predictions"][0]["label"].startswith(("scene: ", "object: "))
+
+
+# -- training scripts' --push-to-hub ---------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_pretrain_pushes_the_final_model_with_its_card(hub, tmp_path, audio_dir):
+    """`examples/pretrain.py --push-to-hub REPO_ID`: the saved model, its code and a card with the run's facts."""
+    from _helpers_corpus import sound_sources, tiny_student_config, write_sound_corpus
+
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    write_sound_corpus(corpus, sound_sources(audio_dir), 2.0, 1.0, records_per_shard=0, num_shards=2)
+    tiny_student_config().save_pretrained(tmp_path / "tiny")
+    args = [str(REPO_ROOT / "examples" / "pretrain.py"), "--corpus", str(corpus), "--output-dir", str(out)]
+    args += ["--model", str(tmp_path / "tiny"), "--crop-seconds", "2", "--batch-size", "4", "--num-workers", "0"]
+    args += ["--shuffle-buffer", "0", "--max-steps", "2", "--save-steps", "2", "--push-to-hub", "someone/pretrained"]
+    result = run_client(args, hub_env(hub.endpoint, tmp_path / "hf"))
+    assert result.returncode == 0, result.stderr[-4000:]
+    on_hub = head_files(hub, "someone/pretrained")
+    local = folder_digest(out)
+    for name in ("config.json", "model.safetensors", "preprocessor_config.json", "README.md", "modeling_soundnet.py"):
+        assert on_hub[name] == local[name], name
+    assert not any(path.startswith("checkpoint-") for path in on_hub)
+    card = ModelCard.load(out / "README.md")
+    assert card.data.pipeline_tag == "audio-classification" and "| steps | 2 |" in card.text
+    assert (
+        "A 5-layer SoundNet" in card.text and "4 conv blocks (8, 16, 16, 32 channels" in card.text
+    )  # the run's architecture, not the soundnet5 default
+
+
+def test_pretrain_push_failure_keeps_the_model_and_exits_2(tmp_path, audio_dir):
+    from _helpers_corpus import sound_sources, tiny_student_config, write_sound_corpus
+
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    write_sound_corpus(corpus, sound_sources(audio_dir), 2.0, 1.0, records_per_shard=0, num_shards=2)
+    tiny_student_config().save_pretrained(tmp_path / "tiny")
+    args = [str(REPO_ROOT / "examples" / "pretrain.py"), "--corpus", str(corpus), "--output-dir", str(out)]
+    args += ["--model", str(tmp_path / "tiny"), "--crop-seconds", "2", "--batch-size", "4", "--num-workers", "0"]
+    args += ["--shuffle-buffer", "0", "--max-steps", "1", "--push-to-hub", "someone/pretrained"]
+    result = run_client(args, hub_env(closed_port_endpoint(), tmp_path / "hf"))
+    assert result.returncode == 2, result.stderr[-4000:]
+    assert "someone/pretrained" in result.stderr and "push it later" in result.stderr
+    assert (out / "model.safetensors").is_file() and (out / "README.md").is_file()

@@ -130,6 +130,37 @@ def push_checkpoint(
         raise HubPushError(f"Pushing {folder} to {where} failed: {err}") from err
 
 
+def publish_trained_model(
+    folder: str | Path,
+    repo_id: str,
+    card: ModelCard | None = None,
+    token: str | None = None,
+    private: bool = False,
+    program: str = "hf_soundnet",
+) -> int:
+    """
+    The end of a training script's `--push-to-hub REPO_ID`: writes `card` as the folder's README.md, pushes the
+    folder with [`push_checkpoint`], and reports on stderr.
+
+    Returns:
+        `int`: an exit status, 0 when pushed, 2 when the push failed (the local folder is complete and untouched,
+            and the message says how to push it again).
+    """
+    if card is not None:
+        card.save(Path(folder) / "README.md")
+    try:
+        info = push_checkpoint(folder, repo_id, token=token, private=private)
+    except HubPushError as err:
+        print(f"{program}: error: {err}", file=sys.stderr)
+        print(
+            f"{program}: the model is saved in {folder}; push it later with `python -m hf_soundnet.hub {folder} {repo_id}`.",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"{program}: pushed {folder} to {repo_id}: {info.commit_url}", file=sys.stderr)
+    return 0
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path, help="A saved SoundNet checkpoint (config, weights, preprocessor).")
@@ -155,4 +186,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["HubPushError", "check_checkpoint_folder", "push_checkpoint", "render_model_card"]
+__all__ = ["HubPushError", "check_checkpoint_folder", "publish_trained_model", "push_checkpoint", "render_model_card"]
