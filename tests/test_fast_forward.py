@@ -49,6 +49,8 @@ def _check(fast_outputs, eager_hidden, eager_object, eager_scene, tolerance=1e-4
         {"tile_rows": 7, "num_threads": 2},  # many tiles, run on a thread pool
         {"tile_rows": 5, "num_threads": 1, "groups": [1, 1, 1]},  # plain im2col everywhere
         {"groups": [2, 1, 2]},  # polyphase everywhere a pool exists
+        {"methods": ["gemm", "conv", "gemm"]},  # layout switches both ways
+        {"methods": ["conv", "conv", "conv"], "tile_rows": 9},  # oneDNN convolutions only
     ],
 )
 def test_matches_eager_tiny(tiny_config, model_class, options):
@@ -108,6 +110,8 @@ def test_errors(tiny_config):
         FastSoundNet.from_model(torch.nn.Linear(2, 2))
     with pytest.raises(ValueError, match="divide"):
         FastSoundNet.from_model(SoundNetModel(tiny_config), groups=[3, 1, 1])
+    with pytest.raises(ValueError, match="choose 'gemm' or 'conv'"):
+        FastSoundNet.from_model(SoundNetModel(tiny_config), methods=["gemm", "fft", "gemm"])
     fast = FastSoundNet.from_model(SoundNetForPreTraining(tiny_config).eval())
     with pytest.raises(ValueError, match="heads need more input"):
         fast(torch.randn(1, 40))

@@ -37,9 +37,10 @@ from .configuration_soundnet import SoundNetConfig
 from .modeling_soundnet import SoundNetModel, conv_output_length
 
 
-# Pre-pool GEMM rows per tile on CPU: 4,096 rows of conv1 (8 x 16 outputs) are 2 MiB, the machine's L2 (measured on
-# a 2-core EPYC: 1,024 rows 66 ms, 4,096 rows 59 ms, 16,384 rows 70 ms, untiled 156 ms for 8 x 30 s of conv1).
-DEFAULT_TILE_ROWS = 4096
+# Bytes of one tile's GEMM input and output on CPU (rows x (K + N) floats): 4,096 rows of conv1 (80 inputs, 8 x 16
+# outputs) are 3.4 MB, the fastest on a 2-core EPYC with 1 MB of L2 per core and a shared L3 (8 x 30 s of conv1:
+# 1,024 rows 66 ms, 4,096 rows 59 ms, 16,384 rows 70 ms, untiled 156 ms).
+DEFAULT_TILE_BYTES = 4096 * (80 + 128) * 4
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class FastBlockSpec:
     padding: int
     pool: int
     group: int  # conv frames computed per GEMM row (divides `pool`): `pool` = polyphase, 1 = plain im2col
+    method: str = "gemm"  # "gemm": time-major tiled GEMM; "conv": oneDNN convolution, channels first
 
     @property
     def span(self) -> int:
@@ -129,10 +131,22 @@ def _in_inference_mode(function, job) -> None:
 def default_group(in_channels: int, pool: int) -> int:
     """
     Conv frames per GEMM row. Polyphase (`group = pool`) pays off when the input is narrow (conv1: one channel, the
-    Toeplitz zeros cost 22% extra FLOPs but turn a memory-bound convolution into a GEMM); for wider inputs plain
-    im2col (`group = 1`) avoids the `span / kernel` FLOP overhead.
+    Toeplitz zeros cost 22% extra FLOPs but turn a memory-bound convolution into a GEMM); for wider inputs two frames
+    per row (when the pool is even) widen the GEMM and halve the im2col copy for 6% extra FLOPs (measured on conv2,
+    4,096 conv frames on one core: 1,930 us with one frame per row, 1,617 us with two, 2,003 us with eight).
     """
-    return pool if in_channels == 1 else 1
+    if in_channels == 1:
+        return pool
+    return 2 if pool % 2 == 0 else 1
+
+
+def default_method(in_channels: int) -> str:
+    """
+    How a block is computed. The tiled GEMM wins where the input is narrow (conv1, conv2: 1 and 16 channels, most of
+    the FLOPs); from 32 input channels on, oneDNN's convolution on channels-first input needs no im2col copy and is
+    faster (measured on 8 x 30 s, 2 threads: conv3..conv7 33 ms as GEMMs, about 20 ms as oneDNN convolutions).
+    """
+    return "gemm" if in_channels < 32 else "conv"
 
 
 def block_weight_matrix(weight: torch.Tensor, spec: FastBlockSpec) -> torch.Tensor:
@@ -170,10 +184,10 @@ class FastSoundNet(nn.Module):
     Args:
         config: the model's [`SoundNetConfig`].
         blocks: per block, `(spec, weight_matrix, bias)` as built by [`FastSoundNet.from_model`].
-        head: `(weight_matrix (head_kernel * channels, objects + scenes), bias)` or None.
+        head: `(weight (objects + scenes, channels, head_kernel), bias)` of both heads, or None.
         compute_dtype: dtype of the GEMMs and intermediate tensors (`torch.float32`; `torch.bfloat16` or
             `torch.float16` for mixed precision, outputs are returned in float32).
-        tile_rows: GEMM rows per tile (None: `DEFAULT_TILE_ROWS` on CPU, untiled on accelerators).
+        tile_rows: GEMM rows per tile (None: `DEFAULT_TILE_BYTES` worth on CPU, untiled on accelerators).
         num_threads: CPU threads that run tiles in parallel, each with single-threaded ops (None: the value of
             `torch.get_num_threads()` at call time).
     """
@@ -195,6 +209,7 @@ class FastSoundNet(nn.Module):
         self.num_threads = num_threads
         self._executor: ThreadPoolExecutor | None = None
         self._executor_threads = 0
+        self._caller_threads = 1
         for i, (_, matrix, bias) in enumerate(blocks):
             self.register_buffer(f"weight_{i}", matrix.to(compute_dtype).contiguous())
             self.register_buffer(f"bias_{i}", bias.to(compute_dtype).contiguous())
@@ -213,6 +228,7 @@ class FastSoundNet(nn.Module):
         tile_rows: int | None = None,
         groups: list[int] | None = None,
         num_threads: int | None = None,
+        methods: list[str] | None = None,
     ) -> "FastSoundNet":
         """
         Builds the fast module from `SoundNetModel`, `SoundNetForPreTraining` or `SoundNetForAudioClassification`
@@ -225,6 +241,7 @@ class FastSoundNet(nn.Module):
             tile_rows: GEMM rows per tile, see the class docstring.
             groups: conv frames per GEMM row for each block (defaults to `default_group`); each must divide the pool.
             num_threads: CPU threads for the tiles, see the class docstring.
+            methods: `"gemm"` or `"conv"` for each block (defaults to `default_method`).
         """
         trunk = model if isinstance(model, SoundNetModel) else getattr(model, "soundnet", None)
         if not isinstance(trunk, SoundNetModel):
@@ -238,14 +255,19 @@ class FastSoundNet(nn.Module):
             group = groups[i] if groups is not None else default_group(in_c, pool)
             if pool % group:
                 raise ValueError(f"groups[{i}]={group} must divide the block's pool {pool}.")
-            spec = FastBlockSpec(in_c, out_c, kernel, block.conv.stride[0], block.conv.padding[0], pool, group)
+            method = methods[i] if methods is not None else default_method(in_c)
+            if method not in ("gemm", "conv"):
+                raise ValueError(f"methods[{i}]={method!r}: choose 'gemm' or 'conv'.")
+            stride, padding = block.conv.stride[0], block.conv.padding[0]
+            spec = FastBlockSpec(in_c, out_c, kernel, stride, padding, pool, group if method == "gemm" else 1, method)
             weight, bias = fold_batch_norm(block.conv, block.norm)
-            blocks.append((spec, block_weight_matrix(weight, spec).float(), bias.float()))
+            weight = block_weight_matrix(weight, spec) if method == "gemm" else weight
+            blocks.append((spec, weight.float(), bias.float()))
         head = None
         if hasattr(model, "object_head") and hasattr(model, "scene_head"):
             weight = torch.cat([model.object_head.weight, model.scene_head.weight]).float()  # (classes, C, k)
             bias = torch.cat([model.object_head.bias, model.scene_head.bias]).float()
-            head = (weight.permute(2, 1, 0).reshape(-1, weight.shape[0]), bias)
+            head = (weight, bias)
         fast = cls(config, blocks, head, compute_dtype=compute_dtype, tile_rows=tile_rows, num_threads=num_threads)
         return fast.to(device)
 
@@ -255,7 +277,7 @@ class FastSoundNet(nn.Module):
         tiles in a pool keep both cores busy without OpenMP's per-op barriers, which a busy shared machine turns into
         stalls (measured on 2 shared cores: per-op threading 0.6-0.9x eager, tile threads >2x).
         """
-        num_threads = self.num_threads if self.num_threads is not None else torch.get_num_threads()
+        num_threads = self._threads()
         if num_threads <= 1 or len(jobs) <= 1:
             for job in jobs:
                 function(job)
@@ -266,10 +288,39 @@ class FastSoundNet(nn.Module):
         for _ in self._executor.map(_in_inference_mode, [function] * len(jobs), jobs):
             pass  # inference mode is thread-local: each job enters it in its worker
 
-    def _tile_rows(self, device: torch.device) -> int | None:
+    def _map_rows(self, function, batch: int, device: torch.device) -> torch.Tensor:
+        """`function(slice)` over the batch: one job per clip on the CPU thread pool, else one call; concatenated."""
+        if device.type != "cpu" or self._threads() <= 1 or batch == 1:
+            return function(slice(None))
+        parts: list[torch.Tensor | None] = [None] * batch
+
+        def run(b: int) -> None:
+            parts[b] = function(slice(b, b + 1))
+
+        self._map(run, list(range(batch)))
+        return torch.cat(parts)
+
+    def _threads(self) -> int:
+        return self.num_threads if self.num_threads is not None else self._caller_threads
+
+    def _tile_rows(self, device: torch.device, row_floats: int) -> int | None:
+        """GEMM rows per tile: `tile_rows`, else `DEFAULT_TILE_BYTES` worth of rows on CPU, else untiled."""
         if self.tile_rows is not None:
             return self.tile_rows
-        return DEFAULT_TILE_ROWS if device.type == "cpu" else None
+        return max(16, DEFAULT_TILE_BYTES // (4 * row_floats)) if device.type == "cpu" else None
+
+    def _conv_block(self, hidden: torch.Tensor, index: int) -> torch.Tensor:
+        """One block on channels-first `hidden` `(batch, in_channels, frames)` -> `(batch, out_channels, frames')`."""
+        spec = self.specs[index]
+        weight, bias = getattr(self, f"weight_{index}"), getattr(self, f"bias_{index}")
+
+        def run(rows: slice) -> torch.Tensor:
+            out = F.conv1d(hidden[rows], weight, None, stride=spec.stride, padding=spec.padding)
+            if spec.pool > 1:
+                out = F.max_pool1d(out, spec.pool)
+            return out.add_(bias[:, None]).relu_()
+
+        return self._map_rows(run, hidden.shape[0], hidden.device)
 
     def _block(self, hidden: torch.Tensor, index: int) -> torch.Tensor:
         """One block on time-major `hidden` `(batch, frames, in_channels)` -> `(batch, out_frames, out_channels)`."""
@@ -286,7 +337,7 @@ class FastSoundNet(nn.Module):
         windows = padded.as_strided(
             (batch, frames * units, spec.span * channels), (padded.stride(0), spec.group * spec.stride * channels, 1)
         )
-        tile = self._tile_rows(hidden.device)
+        tile = self._tile_rows(hidden.device, weight.shape[0] + weight.shape[1])
         if tile is None:  # accelerators: one GEMM for the whole batch
             products = windows.reshape(batch * frames * units, -1) @ weight
             _max_pool_rows(
@@ -307,20 +358,20 @@ class FastSoundNet(nn.Module):
         return out
 
     def _heads(self, last: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """conv8 on time-major `last` `(batch, frames, channels)` -> object and scene logits `(batch, steps, n)`."""
+        """conv8 on channels-first `last` `(batch, channels, frames)` -> object and scene logits `(batch, steps, n)`."""
         config = self.config
         kernel, stride, padding = config.head_kernel_size, config.head_stride, config.head_padding
-        batch, length, channels = last.shape
-        steps = (length + 2 * padding - kernel) // stride + 1
-        if steps < 1:
+        if last.shape[-1] + 2 * padding < kernel:
             raise ValueError(
-                f"The conv8 heads need more input: the last block has {length} frames, the heads' kernel "
+                f"The conv8 heads need more input: the last block has {last.shape[-1]} frames, the heads' kernel "
                 f"{kernel}. SoundNetFeatureExtractor repeats short clips to 10 s as the original did."
             )
-        padded = F.pad(last, (0, 0, padding, padding)) if padding else last.contiguous()
-        windows = padded.as_strided((batch, steps, kernel * channels), (padded.stride(0), stride * channels, 1))
-        logits = torch.addmm(self.head_bias, windows.reshape(batch * steps, -1), self.head_weight).float()
-        logits = logits.view(batch, steps, -1)
+        logits = self._map_rows(
+            lambda rows: F.conv1d(last[rows], self.head_weight, self.head_bias, stride=stride, padding=padding),
+            last.shape[0],
+            last.device,
+        )
+        logits = logits.transpose(1, 2).float()
         return logits[..., : config.num_object_classes], logits[..., config.num_object_classes :]
 
     def output_lengths(self, input_lengths: torch.Tensor | int) -> list[torch.Tensor]:
@@ -361,6 +412,25 @@ class FastSoundNet(nn.Module):
         if not 1 <= num_blocks <= len(self.specs):
             raise ValueError(f"`num_blocks` must be in 1..{len(self.specs)}, got {num_blocks}.")
         device = self.weight_0.device
+        self._caller_threads = torch.get_num_threads()
+        if device.type == "cpu" and self._threads() > 1:
+            # All heavy work runs on the tile threads; the calling thread's own OpenMP team would spin-wait between
+            # its ops and steal their cores (measured: 2 threads 0.4x of 1 thread on a shared 2-core machine).
+            torch.set_num_threads(1)
+            try:
+                return self._forward(input_values, attention_mask, num_blocks, compute_heads)
+            finally:
+                torch.set_num_threads(self._caller_threads)
+        return self._forward(input_values, attention_mask, num_blocks, compute_heads)
+
+    def _forward(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        num_blocks: int,
+        compute_heads: bool,
+    ) -> FastSoundNetOutput:
+        device = self.weight_0.device
         hidden = input_values.to(device=device, dtype=self.compute_dtype, non_blocking=True)
         block_lengths = None
         if attention_mask is not None:
@@ -368,23 +438,32 @@ class FastSoundNet(nn.Module):
             block_lengths = [n.to(device) for n in self.output_lengths(attention_mask.sum(-1).long().cpu())]
             hidden = hidden * attention_mask.to(hidden.dtype)
         hidden = hidden.unsqueeze(-1)  # (batch, samples, 1): time-major
-        hidden_states = []
+        time_major = True
+        hidden_states = []  # channels-first views, (batch, channels, frames)
         for i in range(num_blocks):
-            hidden = self._block(hidden, i)
+            if self.specs[i].method == "conv":
+                if time_major:
+                    hidden, time_major = hidden.transpose(1, 2).contiguous(), False
+                hidden = self._conv_block(hidden, i)
+            else:
+                if not time_major:
+                    hidden, time_major = hidden.transpose(1, 2).contiguous(), True
+                hidden = self._block(hidden, i)
+            channels_first = hidden.transpose(1, 2) if time_major else hidden
             if block_lengths is not None:
-                frames = torch.arange(hidden.shape[1], device=device)
-                hidden.masked_fill_((frames[None, :] >= block_lengths[i][:, None]).unsqueeze(-1), 0)
-            hidden_states.append(hidden)
+                frames = torch.arange(channels_first.shape[-1], device=device)
+                channels_first.masked_fill_((frames[None, :] >= block_lengths[i][:, None]).unsqueeze(1), 0)
+            hidden_states.append(channels_first)
 
         object_logits = scene_logits = step_lengths = None
         if compute_heads and self.has_heads and num_blocks == len(self.specs):
-            object_logits, scene_logits = self._heads(hidden)
+            object_logits, scene_logits = self._heads(hidden_states[-1])
             if block_lengths is not None:
                 config = self.config
                 step_lengths = conv_output_length(
                     block_lengths[-1], config.head_kernel_size, config.head_stride, config.head_padding
                 )
-        hidden_states = tuple(h.transpose(1, 2).float() for h in hidden_states)
+        hidden_states = tuple(h.float() for h in hidden_states)
         return FastSoundNetOutput(
             last_hidden_state=hidden_states[-1],
             hidden_states=hidden_states,
@@ -410,7 +489,7 @@ def fast_forward_batch(
 
 
 __all__ = [
-    "DEFAULT_TILE_ROWS",
+    "DEFAULT_TILE_BYTES",
     "FastBlockSpec",
     "FastSoundNet",
     "FastSoundNetOutput",
