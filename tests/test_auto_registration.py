@@ -16,8 +16,10 @@ from hf_soundnet import (
 def run_fresh(code: str) -> dict:
     """Runs `code` in a fresh interpreter (nothing registered yet) and returns the JSON it prints last."""
     result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1",
-        **{k: v for k, v in __import__("os").environ.items() if k != "HF_HUB_OFFLINE"}}
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env={"HF_HUB_OFFLINE": "1", **{k: v for k, v in __import__("os").environ.items() if k != "HF_HUB_OFFLINE"}},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -89,10 +89,18 @@ def test_every_field_is_used_by_the_library():
     import transformers.modeling_utils
 
     # `initializer_range` is read by `PreTrainedModel._init_weights`, which SoundNet inherits.
-    assert "self.config.initializer_range" in inspect.getsource(transformers.modeling_utils.PreTrainedModel._init_weights)
-    source = "self.config.initializer_range" + "".join(
-        p.read_text() for p in Path(inspect.getfile(SoundNetConfig)).parent.glob("*.py") if "configuration" not in p.name
-    ) + inspect.getsource(SoundNetConfig).split("def __post_init__")[1]
+    assert "self.config.initializer_range" in inspect.getsource(
+        transformers.modeling_utils.PreTrainedModel._init_weights
+    )
+    source = (
+        "self.config.initializer_range"
+        + "".join(
+            p.read_text()
+            for p in Path(inspect.getfile(SoundNetConfig)).parent.glob("*.py")
+            if "configuration" not in p.name
+        )
+        + inspect.getsource(SoundNetConfig).split("def __post_init__")[1]
+    )
     for name in OWN_FIELDS:
         assert re.search(rf"\.{name}\b", source), f"config field {name} is never read"
 

@@ -107,7 +107,9 @@ def test_padded_batch_equals_singles(tiny_config, model_class):
             if model_class is SoundNetForPreTraining:
                 steps = single.object_logits.shape[1]
                 assert int(batched.step_mask[i].sum()) == steps
-                torch.testing.assert_close(batched.object_logits[i, :steps], single.object_logits[0], atol=1e-5, rtol=1e-5)
+                torch.testing.assert_close(
+                    batched.object_logits[i, :steps], single.object_logits[0], atol=1e-5, rtol=1e-5
+                )
 
 
 def test_every_parameter_gets_a_gradient(tiny_config):
@@ -171,8 +173,12 @@ def test_linear_classifier_pools_the_chosen_layer_with_mask(tiny_config):
 
 def test_pretrained_heads_view_returns_mean_step_probabilities(tiny_config):
     config = SoundNetConfig(
-        **{**tiny_config.to_dict(), "classifier_type": "pretrained_heads", "num_labels": 8,
-           "problem_type": "multi_label_classification"}
+        **{
+            **tiny_config.to_dict(),
+            "classifier_type": "pretrained_heads",
+            "num_labels": 8,
+            "problem_type": "multi_label_classification",
+        }
     )
     model = SoundNetForAudioClassification(config).eval()
     pretraining = SoundNetForPreTraining(config).eval()
