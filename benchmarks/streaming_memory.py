@@ -36,7 +36,9 @@ def make_long_file(hours: float, cache: Path) -> Path:
         print(f"making {path} (once; about a minute per hour of audio)", file=sys.stderr)
         tmp = path.with_suffix(".tmp.mp3")
         command = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(shared)]
-        subprocess.run(command + ["-t", str(hours * 3600), "-ar", "44100", "-ac", "2", "-b:a", "64k", str(tmp)], check=True)
+        subprocess.run(
+            command + ["-t", str(hours * 3600), "-ar", "44100", "-ac", "2", "-b:a", "64k", str(tmp)], check=True
+        )
         tmp.rename(path)
     return path
 
@@ -93,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         child(args.child, args.model, args.layers, args.chunk_seconds)
         return 0
-    cache = args.cache_dir or Path(os.environ.get("HF_SOUNDNET_CACHE", Path.home() / ".cache" / "hf_soundnet")) / "benchmark"
+    cache = (
+        args.cache_dir
+        or Path(os.environ.get("HF_SOUNDNET_CACHE", Path.home() / ".cache" / "hf_soundnet")) / "benchmark"
+    )
     path = make_long_file(args.hours, cache)
     command = [sys.executable, __file__, "--child", str(path), "--model", args.model, "--chunk-seconds"]
     command += [str(args.chunk_seconds), "--layers", *args.layers]
