@@ -95,14 +95,15 @@ def test_linear_classifier_model_gives_the_trunk(tiny_config):
     assert len(hidden) == tiny_config.num_blocks and object_logits is None and scene_logits is None
 
 
-def test_bfloat16_compute_is_close_and_returns_float32(tiny_config):
+@pytest.mark.parametrize("dtype,tolerance", [(torch.bfloat16, 5e-2), (torch.float16, 1e-2)])
+def test_mixed_precision_is_close_and_returns_float32(tiny_config, dtype, tolerance):
     model = SoundNetForPreTraining(tiny_config).eval()
-    fast = FastSoundNet.from_model(model, compute_dtype=torch.bfloat16)
+    fast = FastSoundNet.from_model(model, compute_dtype=dtype)
     input_values = torch.randn(2, 4000) * 100
     outputs = fast(input_values)
     assert all(h.dtype == torch.float32 for h in outputs.hidden_states)
     assert outputs.object_logits.dtype == torch.float32
-    _check(outputs, *_eager(model, input_values), tolerance=5e-2)
+    _check(outputs, *_eager(model, input_values), tolerance=tolerance)
 
 
 def test_errors(tiny_config):
