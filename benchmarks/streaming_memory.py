@@ -95,10 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         child(args.child, args.model, args.layers, args.chunk_seconds)
         return 0
-    cache = (
-        args.cache_dir
-        or Path(os.environ.get("HF_SOUNDNET_CACHE", Path.home() / ".cache" / "hf_soundnet")) / "benchmark"
-    )
+    default = Path(os.environ.get("HF_SOUNDNET_CACHE", Path.home() / ".cache" / "hf_soundnet")) / "benchmark" / "long"
+    cache = args.cache_dir or default
     path = make_long_file(args.hours, cache)
     command = [sys.executable, __file__, "--child", str(path), "--model", args.model, "--chunk-seconds"]
     command += [str(args.chunk_seconds), "--layers", *args.layers]
