@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     report = json.loads(result.stdout.strip().splitlines()[-1])
     audio = args.hours * 3600
     print(
-        f"{args.hours:g} h file ({path.stat().st_size / 2**20:.0f} MB MP3, 44.1 kHz stereo): streamed {args.layers} "
+        f"{args.hours:g} h file ({path.stat().st_size / 2**20:.1f} MB MP3, 44.1 kHz stereo): streamed {args.layers} "
         f"in {report['seconds']:.0f} s ({audio / report['seconds']:.0f} audio s/s, {report['threads']} threads); "
         f"peak RSS {report['peak_rss_mb']:.0f} MB (after loading the model: {report['rss_after_model_load_mb']:.0f} MB; "
         f"outputs kept: {report['kept_output_mb']:.0f} MB); frames {report['frames']}"

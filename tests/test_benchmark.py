@@ -1,5 +1,6 @@
 """The benchmark runs end to end (`--quick`) and prints its table; the FLOP count matches torch's own counter."""
 
+import re
 import subprocess
 import sys
 
@@ -45,3 +46,26 @@ def test_benchmark_help():
         [sys.executable, str(REPO_ROOT / "benchmarks" / "benchmark.py"), "--help"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "--quick" in result.stdout
+
+
+@pytest.mark.slow
+def test_streaming_memory_script_runs_on_a_short_file(tmp_path, audio_dir):
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "benchmarks" / "streaming_memory.py"),
+            "--hours",
+            "0.01",
+            "--chunk-seconds",
+            "10",
+            "--cache-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "peak RSS" in result.stdout
+    steps = re.search(r"'object_logits': (\d+)", result.stdout)
+    assert steps and int(steps.group(1)) > 0, result.stdout
