@@ -6,7 +6,7 @@ process so that its peak resident memory (`ru_maxrss`) is its own:
     python benchmarks/streaming_memory.py [--hours 3] [--layers pool5 conv8] [--chunk-seconds 60]
 
 For scale: the whole 3 h waveform at 22,050 Hz is 0.95 GB as float32 (1.9 GB decoded in stereo), and a full forward
-would hold conv1's output, 15 GB.
+would hold conv1's output alone, about 8 GB.
 """
 
 import argparse
