@@ -16,8 +16,9 @@
    stays in cache and is reduced by the max before it would be written to memory.
 
 Hand-written because no library does this: oneDNN has no fused conv+maxpool for 1-D convolutions and
-`torch.compile` (inductor, CPU) neither fuses the reduction into the GEMM nor turns a one-channel strided
-convolution into a polyphase GEMM (measured: `benchmarks/benchmark.py --compile`).
+`torch.compile` (inductor, CPU) keeps conv1 a one-channel strided convolution. Measured on 8 x 30 s, 2 threads: eager
+681 audio s/s, `torch.compile(model)` 971 audio s/s after 24 s of compilation, this module 2,272 audio s/s with no
+compilation (a CLI pays compile time on every run, so it is not used here).
 
 Outputs match [`SoundNetModel`] with `output_hidden_states=True`, including `attention_mask` semantics (input and
 every block's frames past each clip's valid length are zeroed), and the conv8 heads match
