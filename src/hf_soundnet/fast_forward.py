@@ -8,12 +8,15 @@
    `span * channels` values, so the "unfold" is an `as_strided` view and the convolution a single GEMM.
 3. **Polyphase pooled GEMM**: the `m` conv frames under one pooling window are computed by ONE row of a GEMM whose
    weight matrix holds the kernel at `m` shifted offsets (a block-Toeplitz matrix of `span = (m - 1) * stride + k`
-   rows per channel), so conv1 (k=64, stride 2, pool 8, one channel) becomes `(frames, 78) @ (78, 8 * 16)`, a GEMM a
-   BLAS runs at near peak, instead of a one-channel convolution that oneDNN runs at a fraction of it.
+   rows per channel), so conv1 (k=64, stride 2, pool 8, one channel) becomes `(frames, 80) @ (80, 8 * 16)` (78 taps
+   rounded up to 80, see `FastBlockSpec.span`), a GEMM a BLAS runs at near peak, instead of a one-channel convolution
+   that oneDNN runs at a fraction of it. conv2 computes 2 conv frames per row (`default_group`).
 4. **Max-pool before bias and ReLU**: max commutes with adding a per-channel constant and with ReLU (both monotone),
    so the bias and ReLU touch `m` times fewer values.
 5. **Cache-sized tiles**: rows are processed in tiles of `tile_rows` so that the `m`-times larger pre-pool GEMM output
    stays in cache and is reduced by the max before it would be written to memory.
+6. From 32 input channels on (conv3..conv7), oneDNN convolutions on channels-first tensors (`default_method`); the
+   heads are one GEMM.
 
 Hand-written because no library does this: oneDNN has no fused conv+maxpool for 1-D convolutions and
 `torch.compile` (inductor, CPU) keeps conv1 a one-channel strided convolution. Measured on 8 x 30 s, 2 threads: eager
