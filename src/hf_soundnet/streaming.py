@@ -1,0 +1,324 @@
+"""Exact long-audio streaming: any layer's frames for files of hours, in bounded memory, equal to a full forward.
+
+Receptive field and hop (see [`receptive_fields`]): frame `q` of a layer sees the input samples
+`[q * hop + offset, q * hop + offset + size)`, where `offset <= 0` comes from the zero padding. The stream is cut into
+cores of `chunk_samples` (a multiple of the deepest requested layer's hop `H`); the chunk run through the network spans
+the core plus `left_context` samples before it (a multiple of `H`, at least `-offset` of every requested layer) and
+`right_context` after it (at least `offset + size - hop`). Because every chunk starts at a multiple of `H`, each layer's
+frame grid inside the chunk coincides with the full forward's, and a frame whose field lies inside the chunk is
+computed from the same values in the same order as in the full forward. A layer's frame `q` is emitted by the chunk
+whose core contains `q * hop`, so each frame is emitted once. Zero padding happens only at the true start and end of
+the audio, where the chunk's edge is the file's edge.
+
+Sources: a waveform array (or any iterable of consecutive pieces), or a file decoded progressively
+([`iter_file_waveform`]); only `left_context + chunk_samples + right_context` samples plus one decoded piece are in
+memory at any time.
+"""
+
+import math
+import shutil
+import subprocess
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .audio_io import AudioLoadError
+from .configuration_soundnet import SoundNetConfig
+from .fast_forward import FastSoundNet
+
+
+HEAD_NAME = "conv8"  # the heads' layer name in the receptive-field table and in `layers=`
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Where a layer's frames sit in the input, in samples: frame `q` sees `[q * hop + offset, ... + size)`."""
+
+    name: str
+    hop: int
+    size: int
+    offset: int
+
+    def seconds(self, sampling_rate: int) -> tuple[float, float]:
+        """`(hop, size)` in seconds."""
+        return self.hop / sampling_rate, self.size / sampling_rate
+
+
+def receptive_fields(config: SoundNetConfig) -> list[ReceptiveField]:
+    """
+    Receptive field, hop and offset of every block's output (`conv1`..`convN`, after the block's pool) and of the
+    heads (`conv8`), from the config's layer table.
+
+    A block with kernel `k`, stride `s`, padding `p` and pool `m` over a layer of hop `H`, size `R`, offset `O` gives
+    hop `H * s * m`, size `R + ((m - 1) * s + k - 1) * H` and offset `O - p * H`.
+    """
+    hop, size, offset = 1, 1, 0
+    layers = zip(config.conv_kernel_sizes, config.conv_strides, config.conv_paddings, config.pool_kernel_sizes)
+    table = []
+    rows = [(k, s, p, m) for k, s, p, m in layers] + [
+        (config.head_kernel_size, config.head_stride, config.head_padding, 1)
+    ]
+    names = config.layer_names + [HEAD_NAME]
+    for name, (kernel, stride, padding, pool) in zip(names, rows):
+        size += ((pool - 1) * stride + kernel - 1) * hop
+        offset -= padding * hop
+        hop *= stride * pool
+        table.append(ReceptiveField(name, hop, size, offset))
+    return table
+
+
+@dataclass
+class StreamedFrames:
+    """
+    The frames one chunk contributes.
+
+    Args:
+        first_frame (`dict[str, int]`): index, in the full forward, of each output's first frame in this chunk.
+        values (`dict[str, torch.FloatTensor]`): each requested layer's frames `(channels, frames)`; with heads also
+            `object_logits` and `scene_logits` of shape `(steps, classes)`.
+    """
+
+    first_frame: dict[str, int]
+    values: dict[str, torch.Tensor]
+
+
+class _Stream:
+    """The chunk plan for a set of requested layers (see the module docstring)."""
+
+    def __init__(self, fast: FastSoundNet, layers: Iterable[str], chunk_samples: int):
+        config = fast.config
+        fields = {field.name: field for field in receptive_fields(config)}
+        self.layers = list(layers)
+        self.heads = HEAD_NAME in self.layers
+        if self.heads and not fast.has_heads:
+            raise ValueError(f"`layers` asks for {HEAD_NAME!r} but the model has no conv8 heads.")
+        index = config.layer_name_to_index
+        unknown = [name for name in self.layers if name != HEAD_NAME and name not in index]
+        if unknown or not self.layers:
+            raise ValueError(
+                f"Unknown layers {unknown}; choose from {config.layer_names + [HEAD_NAME]} or pool names."
+            )
+        # name -> (block index or None for the heads, field)
+        self.outputs = {
+            name: (None, fields[HEAD_NAME])
+            if name == HEAD_NAME
+            else (index[name], fields[config.layer_names[index[name]]])
+            for name in self.layers
+        }
+        self.num_blocks = config.num_blocks if self.heads else 1 + max(i for i, _ in self.outputs.values())
+        self.hop = max(field.hop for _, field in self.outputs.values())
+        self.chunk = max(1, math.ceil(chunk_samples / self.hop)) * self.hop
+        left = max(-field.offset for _, field in self.outputs.values())
+        self.left_context = math.ceil(left / self.hop) * self.hop
+        self.right_context = max(0, *(field.offset + field.size - field.hop for _, field in self.outputs.values()))
+        self.fast = fast
+
+    def run(self, data: torch.Tensor, data_start: int, core_start: int, core_stop: int | None) -> StreamedFrames:
+        """Runs the chunk `data` (global samples from `data_start`) and keeps the frames anchored in the core."""
+        fast = self.fast
+        length = data.shape[-1]
+        last_frames = int(fast.output_lengths(length)[self.num_blocks - 1])
+        config = fast.config
+        head_steps = (last_frames + 2 * config.head_padding - config.head_kernel_size) // config.head_stride + 1
+        compute_heads = self.heads and head_steps >= 1
+        outputs = fast(data[None], num_blocks=self.num_blocks, compute_heads=compute_heads)
+        first, values = {}, {}
+        for name, (block, field) in self.outputs.items():
+            if block is None:
+                if not compute_heads:
+                    continue
+                tensors = {"object_logits": outputs.object_logits[0], "scene_logits": outputs.scene_logits[0]}
+                time_dim = 0
+            else:
+                tensors = {name: outputs.hidden_states[block][0]}
+                time_dim = 1
+            offset = data_start // field.hop
+            start = core_start // field.hop
+            stop = core_stop // field.hop if core_stop is not None else None
+            for key, tensor in tensors.items():
+                available = tensor.shape[time_dim]
+                begin = min(start - offset, available)
+                end = available if stop is None else min(stop - offset, available)
+                frames = tensor.narrow(time_dim, begin, max(0, end - begin))
+                first[key], values[key] = start, frames.contiguous()
+        return StreamedFrames(first, values)
+
+
+def stream_layers(
+    fast: FastSoundNet,
+    pieces: Iterable[np.ndarray | torch.Tensor],
+    layers: Iterable[str] = ("conv7",),
+    chunk_seconds: float = 60.0,
+) -> Iterator[StreamedFrames]:
+    """
+    Streams the frames of `layers` over a waveform given as consecutive pieces, in chunks with exact context.
+
+    Args:
+        fast: a [`FastSoundNet`] (build it with `FastSoundNet.from_model(model)`).
+        pieces: consecutive 1-D pieces of one waveform, already scaled like `input_values` (x256), any lengths.
+        layers: layer names (`conv1`..`convN`, `pool1`, `pool2`, `pool5`, and `conv8` for the heads' logits).
+        chunk_seconds: core length of a chunk (rounded up to a multiple of the deepest layer's hop).
+
+    Yields:
+        [`StreamedFrames`] per chunk, in order; concatenating them along time gives the full forward's frames.
+    """
+    plan = _Stream(fast, layers, round(chunk_seconds * fast.config.sampling_rate))
+    buffer = torch.empty(0)
+    buffer_start = 0  # global index of buffer[0]
+    core_start = 0
+    for piece in pieces:
+        piece = torch.as_tensor(piece, dtype=torch.float32).reshape(-1)
+        buffer = torch.cat([buffer, piece]) if buffer.numel() else piece
+        while buffer_start + buffer.shape[0] >= core_start + plan.chunk + plan.right_context:
+            data_start = max(0, core_start - plan.left_context)
+            data = buffer[data_start - buffer_start : core_start + plan.chunk + plan.right_context - buffer_start]
+            yield plan.run(data, data_start, core_start, core_start + plan.chunk)
+            core_start += plan.chunk
+            keep_from = max(0, core_start - plan.left_context)
+            buffer, buffer_start = buffer[keep_from - buffer_start :].clone(), keep_from
+    total = buffer_start + buffer.shape[0]
+    if total == 0:
+        raise ValueError("The audio source yielded no samples.")
+    # The last chunk ends at the true end; it also emits frames anchored at or past the last sample (right padding).
+    data_start = max(0, core_start - plan.left_context)
+    if total > data_start:
+        yield plan.run(buffer[data_start - buffer_start :], data_start, core_start, None)
+
+
+def extract_streaming(
+    fast: FastSoundNet,
+    source: np.ndarray | torch.Tensor | Iterable[np.ndarray | torch.Tensor],
+    layers: Iterable[str] = ("conv7",),
+    chunk_seconds: float = 60.0,
+) -> dict[str, torch.Tensor]:
+    """
+    [`stream_layers`] concatenated: each layer's frames `(channels, frames)` (and `(steps, classes)` logits) over the
+    whole source, equal to `SoundNetModel(..., output_hidden_states=True)` on the whole waveform. For files of hours,
+    iterate over [`stream_layers`] instead so that the outputs need not fit in memory either.
+    """
+    if isinstance(source, (np.ndarray, torch.Tensor)):
+        source = [source]
+    parts: dict[str, list[torch.Tensor]] = {}
+    for chunk in stream_layers(fast, source, layers, chunk_seconds):
+        for key, value in chunk.values.items():
+            parts.setdefault(key, []).append(value)
+    if HEAD_NAME in layers and "object_logits" not in parts:
+        raise ValueError("The audio is too short for one conv8 step; SoundNetFeatureExtractor repeats short clips.")
+    return {key: torch.cat(values, dim=0 if key.endswith("_logits") else 1) for key, values in parts.items()}
+
+
+def _to_mono(data: np.ndarray, channel_mode: str) -> np.ndarray:
+    """`(channels, samples)` -> `(samples,)`: the first channel or the mean, as `SoundNetFeatureExtractor`."""
+    return data[0] if channel_mode == "first" else data.mean(axis=0)
+
+
+def iter_file_waveform(
+    path: str | Path, sampling_rate: int = 22050, piece_seconds: float = 30.0, channel_mode: str = "first"
+) -> Iterator[np.ndarray]:
+    """
+    Decodes a file progressively into mono float32 pieces in [-1, 1] at `sampling_rate`, whose concatenation equals
+    `load_audio(path, sampling_rate)` reduced by `channel_mode` (tested bit-exact on MP3 and WAV).
+
+    At the file's own rate, pieces come from torchcodec's `AudioDecoder.get_samples_played_in_range` over consecutive
+    ranges. To resample, consecutive resampled ranges are NOT equal to one resampled decode (torchcodec restarts
+    FFmpeg's resampler per range: measured a 16-sample shift and different first samples on a 44.1 kHz MP3), so the
+    file is piped through one `ffmpeg` process with the same resampler, which reproduces torchcodec's whole-file decode.
+
+    Raises:
+        AudioLoadError: missing or undecodable file, naming it.
+    """
+    from torchcodec.decoders import AudioDecoder
+
+    path = Path(path)
+    if not path.is_file():
+        raise AudioLoadError(f"{path}: no such file.")
+    if channel_mode not in ("first", "mean"):
+        raise ValueError(f"`channel_mode` must be 'first' or 'mean', got {channel_mode!r}.")
+    try:
+        decoder = AudioDecoder(str(path))
+        metadata = decoder.metadata
+    except Exception as err:
+        raise AudioLoadError(f"{path}: cannot decode audio ({str(err).strip().splitlines()[0]}).") from err
+    if metadata.sample_rate == sampling_rate:
+        yield from _iter_ranges(decoder, path, sampling_rate, piece_seconds, channel_mode)
+    else:
+        yield from _iter_ffmpeg(path, sampling_rate, metadata.num_channels, piece_seconds, channel_mode)
+
+
+def _iter_ranges(decoder, path: Path, rate: int, piece_seconds: float, channel_mode: str) -> Iterator[np.ndarray]:
+    piece = max(1, round(piece_seconds * rate))
+    start = 0
+    while True:
+        try:
+            data = decoder.get_samples_played_in_range(start / rate, (start + piece) / rate).data.numpy()
+        except RuntimeError as err:
+            if start > 0 and "No audio frames were decoded" in str(err):
+                return  # the previous piece ended exactly at the end of the file
+            raise AudioLoadError(f"{path}: cannot decode audio at {start / rate:.2f} s ({err}).") from err
+        if data.shape[1]:
+            yield _to_mono(data, channel_mode).astype(np.float32, copy=False)
+        if data.shape[1] < piece:
+            return
+        start += piece
+
+
+def _iter_ffmpeg(
+    path: Path, rate: int, channels: int, piece_seconds: float, channel_mode: str
+) -> Iterator[np.ndarray]:
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise AudioLoadError(
+            f"{path}: resampling while streaming needs the `ffmpeg` program (apt-get install ffmpeg)."
+        )
+    command = [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-f", "f32le", "-ar", str(rate), "-"]
+    piece_bytes = max(1, round(piece_seconds * rate)) * channels * 4
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        pending = b""
+        while True:
+            block = process.stdout.read(piece_bytes - len(pending))
+            if not block:
+                break
+            pending += block
+            if len(pending) == piece_bytes:
+                yield _to_mono(np.frombuffer(pending, np.float32).reshape(-1, channels).T, channel_mode).copy()
+                pending = b""
+        usable = len(pending) // (4 * channels) * 4 * channels
+        if usable:
+            yield _to_mono(np.frombuffer(pending[:usable], np.float32).reshape(-1, channels).T, channel_mode).copy()
+        error = process.stderr.read().decode(errors="replace").strip()
+        if process.wait() != 0:
+            raise AudioLoadError(
+                f"{path}: cannot decode audio ({error.splitlines()[0] if error else 'ffmpeg failed'})."
+            )
+
+
+def stream_file(
+    fast: FastSoundNet,
+    path: str | Path,
+    layers: Iterable[str] = ("conv7",),
+    chunk_seconds: float = 60.0,
+    input_scale: float = 256.0,
+    channel_mode: str = "first",
+) -> Iterator[StreamedFrames]:
+    """
+    [`stream_layers`] over a file decoded progressively by [`iter_file_waveform`], scaled by `input_scale` as
+    `SoundNetFeatureExtractor` does (no repetition of short clips: streaming is meant for long audio).
+    """
+    rate = fast.config.sampling_rate
+    pieces = (piece * input_scale for piece in iter_file_waveform(path, rate, chunk_seconds, channel_mode))
+    yield from stream_layers(fast, pieces, layers, chunk_seconds)
+
+
+__all__ = [
+    "HEAD_NAME",
+    "ReceptiveField",
+    "StreamedFrames",
+    "extract_streaming",
+    "iter_file_waveform",
+    "receptive_fields",
+    "stream_file",
+    "stream_layers",
+]
