@@ -281,3 +281,24 @@ def test_usage_errors(mixed_folder, tiny_checkpoint, tmp_path, capsys):
     (tmp_path / "no_audio").mkdir()
     assert main(["classify", str(tmp_path / "no_audio")]) == 2
     assert "no audio files found" in capsys.readouterr().err
+
+
+def test_fast_forward_eager_and_reduced_precision_agree(mixed_folder, tiny_checkpoint, tmp_path, capsys):
+    """The default fast forward equals `--eager` (the transformers model itself); bf16 is close; bf16 with --eager
+    is a usage error."""
+    common = [str(mixed_folder / "railroad.wav"), str(mixed_folder / "sub"), "--model", str(tiny_checkpoint)]
+    common += ["--top-k", "3", "--num-workers", "0", "--quiet"]
+    runs = {}
+    for name, extra in (("fast", []), ("eager", ["--eager"]), ("bf16", ["--precision", "bf16"])):
+        output = tmp_path / f"{name}.jsonl"
+        assert main(["classify", *common, "--output", str(output), *extra]) == 0
+        runs[name] = read_jsonl(output)
+    for path, record in runs["eager"].items():
+        for head in ("objects", "scenes"):
+            for got, want in zip(runs["fast"][path][head], record[head]):
+                assert got["label"] == want["label"]
+                assert got["probability"] == pytest.approx(want["probability"], abs=1e-5)
+            for got, want in zip(runs["bf16"][path][head], record[head]):
+                assert got["probability"] == pytest.approx(want["probability"], abs=3e-2)
+    assert main(["classify", *common, "--eager", "--precision", "bf16"]) == 2
+    assert "needs the fast forward" in capsys.readouterr().err

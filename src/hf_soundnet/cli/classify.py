@@ -130,13 +130,18 @@ def run(args: argparse.Namespace) -> int:
     labels = head_labels(model.config)
     step_seconds = model.config.head_hop / extractor.sampling_rate
     dataset = AudioFileDataset([str(item.path) for item in pending], extractor)
-    loader = make_loader(dataset, batch_size=args.batch_size, num_workers=args.num_workers)
+    loader = make_loader(
+        dataset,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        pin_memory=next(model.parameters()).device.type == "cuda",
+    )
 
     failures = 0
     sink = args.output.open("a", encoding="utf-8") if args.output else sys.stdout
     try:
         with tqdm(total=len(pending), unit="file", desc="classify", disable=args.quiet, file=sys.stderr) as bar:
-            for batch, output in run_batches(model, loader):
+            for batch, output in run_batches(model, loader, fast=not args.eager, precision=args.precision):
                 for item in batch.failures:
                     failures += 1
                     tqdm.write(f"soundnet classify: {item.error}", file=sys.stderr)

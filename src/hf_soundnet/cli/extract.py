@@ -105,12 +105,19 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     dataset = AudioFileDataset([str(item.path) for item in pending], extractor)
-    loader = make_loader(dataset, batch_size=args.batch_size, num_workers=args.num_workers)
+    loader = make_loader(
+        dataset,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        pin_memory=next(model.parameters()).device.type == "cuda",
+    )
     failures = []
     with tqdm(
         total=len(pending), unit="file", desc=f"extract {spec.name}", disable=args.quiet, file=sys.stderr
     ) as bar:
-        for batch, output in run_batches(model, loader, num_blocks=spec.num_blocks):
+        for batch, output in run_batches(
+            model, loader, num_blocks=spec.num_blocks, fast=not args.eager, precision=args.precision
+        ):
             for item in batch.failures:
                 failures.append({"path": item.name, "error": item.error})
                 tqdm.write(f"soundnet extract: {item.error}", file=sys.stderr)
