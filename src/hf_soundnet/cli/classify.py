@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -137,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         pin_memory=next(model.parameters()).device.type == "cuda",
     )
 
-    failures = 0
+    failures, audio_seconds, started = 0, 0.0, time.perf_counter()
     sink = args.output.open("a", encoding="utf-8") if args.output else sys.stdout
     try:
         with tqdm(total=len(pending), unit="file", desc="classify", disable=args.quiet, file=sys.stderr) as bar:
@@ -152,11 +153,18 @@ def run(args: argparse.Namespace) -> int:
                             item.name, item.duration_s, objects, scenes, labels, args.top_k, step_seconds
                         )
                         sink.write(json.dumps(record) + "\n")
+                        audio_seconds += item.duration_s
                 sink.flush()
                 bar.update(len(batch.items) + len(batch.failures))
     finally:
         if sink is not sys.stdout:
             sink.close()
+    elapsed = time.perf_counter() - started
+    print(
+        f"soundnet classify: {len(pending) - failures} files, {audio_seconds:.1f} s of audio in {elapsed:.2f} s "
+        f"({audio_seconds / max(elapsed, 1e-9):.0f} audio s/s after start-up)",
+        file=sys.stderr,
+    )
     if failures:
         print(
             f"soundnet classify: {failures} of {len(pending)} files failed (listed above); fix or remove them and run again.",

@@ -110,6 +110,9 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="Run the transformers model as it is instead of the fast forward (BN folded, GEMM convolutions).",
     )
+    parser.add_argument(
+        "--threads", type=int, help="torch threads of the main process (default: torch's, one per core)."
+    )
     parser.add_argument("--quiet", action="store_true", help="No progress bar.")
 
 
@@ -118,6 +121,10 @@ def check_common_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}.")
     if args.num_workers < 0:
         raise UsageError(f"--num-workers must be >= 0, got {args.num_workers}.")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UsageError(f"--threads must be >= 1, got {args.threads}.")
+        torch.set_num_threads(args.threads)
     if args.eager and args.precision != "fp32":
         raise UsageError("--precision bf16/fp16 needs the fast forward; drop --eager.")
 
