@@ -302,3 +302,32 @@ def test_fast_forward_eager_and_reduced_precision_agree(mixed_folder, tiny_check
                 assert got["probability"] == pytest.approx(want["probability"], abs=3e-2)
     assert main(["classify", *common, "--eager", "--precision", "bf16"]) == 2
     assert "needs the fast forward" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layer", ["pool5", "conv8"])
+def test_extract_streams_long_files_with_the_same_frames(released_checkpoint, audio_dir, tmp_path, layer):
+    """A 90 s stereo MP3 over --stream-longer-than is streamed in chunks; its frames equal the whole-file path's."""
+    import subprocess
+
+    long_file = tmp_path / "in" / "long.mp3"
+    long_file.parent.mkdir()
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-stream_loop", "2", "-i", str(audio_dir / "forest_track.mp3"), str(long_file)],
+        check=True,
+    )
+    common = [str(long_file.parent), "--model", str(released_checkpoint), "--layer", layer, "--quiet"]
+    common += ["--num-workers", "0", "--format", "safetensors"]
+    assert main(["extract", *common, "--output", str(tmp_path / "whole"), "--stream-longer-than", "0"]) == 0
+    assert main(["extract", *common, "--output", str(tmp_path / "streamed"), "--stream-longer-than", "60"]) == 0
+    from safetensors import safe_open
+
+    arrays = {}
+    for name in ("whole", "streamed"):
+        with safe_open(tmp_path / name / "long.mp3.safetensors", "np") as handle:
+            arrays[name] = handle.get_tensor("features")
+            assert (handle.metadata().get("streamed") == "True") == (name == "streamed")
+            assert float(handle.metadata()["duration_s"]) == pytest.approx(87.5, abs=0.5)
+    whole, streamed = arrays["whole"], arrays["streamed"]
+    assert whole.shape == streamed.shape and whole.shape[1] > 1
+    np.testing.assert_allclose(streamed, whole, atol=1e-4 * np.abs(whole).max())

@@ -10,6 +10,10 @@ Layers: conv1..conv7 and the pooled names pool1, pool2, pool5 (SoundNet-8), and 
 then scene logits (1000 + 401 channels; --head-output probabilities for each head's softmax).
 Formats: npy (np.load), safetensors (tensor "features"), parquet (one row per frame: frame, time_s, features).
 
+Long files (over --stream-longer-than seconds, default 600) are streamed: decoded progressively and run in chunks
+with exact context (`hf_soundnet.streaming`), so hours of audio take bounded memory and give the same frames as a
+whole-file forward.
+
 Resumable: files whose output exists are skipped. Failed files are listed on stderr and in OUT/errors.jsonl.
 
 Example:
@@ -21,10 +25,14 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+import torch
 from tqdm.auto import tqdm
 
-from ..batch_inference import AudioFileDataset, make_loader, run_batches
-from ..layer_features import HEAD_OUTPUTS, clip_layer_features, resolve_layer
+from ..audio_io import AudioLoadError
+from ..batch_inference import AudioFileDataset, inference_engine, make_loader, run_batches
+from ..layer_features import HEAD_LAYER, HEAD_OUTPUTS, LayerSpec, clip_layer_features, resolve_layer
+from ..streaming import stream_file
 from .common import (
     EXIT_FAILED_FILES,
     EXIT_OK,
@@ -50,6 +58,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--head-output", choices=HEAD_OUTPUTS, default="logits", help="conv8 only (default: %(default)s)."
     )
     parser.add_argument("--no-repeat", action="store_true", help="Do not repeat clips shorter than 10 s.")
+    parser.add_argument(
+        "--stream-longer-than",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="Stream files longer than this in chunks with exact context, in bounded memory (default: %(default)s; "
+        "0 streams none).",
+    )
 
 
 def check_settings(output: Path, settings: dict) -> None:
@@ -104,6 +120,25 @@ def run(args: argparse.Namespace) -> int:
     if not pending:
         return EXIT_OK
 
+    failures = []
+    durations = {str(item.path): probe_duration(item.path) for item in pending} if args.stream_longer_than > 0 else {}
+    long_files = [item for item in pending if (durations.get(str(item.path)) or 0.0) > args.stream_longer_than]
+    if long_files:
+        engine = inference_engine(model, fast=True, precision=args.precision)
+        for item in tqdm(long_files, unit="file", desc=f"stream {spec.name}", disable=args.quiet, file=sys.stderr):
+            try:
+                array = streamed_features(engine, item.path, spec, args.head_output, extractor)
+            except (AudioLoadError, OSError, RuntimeError, ValueError) as err:
+                failures.append({"path": str(item.path), "error": f"{item.path}: {err}"})
+                tqdm.write(f"soundnet extract: {item.path}: {err}", file=sys.stderr)
+                continue
+            duration = durations[str(item.path)]
+            metadata = {**settings, "source": str(item.path), "duration_s": duration, "streamed": True}
+            write_features(writer, targets[str(item.path)], array, metadata)
+        pending = [item for item in pending if item not in long_files]
+        if not pending:
+            return report(failures, len(long_files), errors_path)
+
     dataset = AudioFileDataset([str(item.path) for item in pending], extractor)
     loader = make_loader(
         dataset,
@@ -111,7 +146,6 @@ def run(args: argparse.Namespace) -> int:
         num_workers=args.num_workers,
         pin_memory=next(model.parameters()).device.type == "cuda",
     )
-    failures = []
     with tqdm(
         total=len(pending), unit="file", desc=f"extract {spec.name}", disable=args.quiet, file=sys.stderr
     ) as bar:
@@ -127,14 +161,54 @@ def run(args: argparse.Namespace) -> int:
                     metadata = {**settings, "source": item.name, "duration_s": item.duration_s}
                     write_features(writer, targets[item.name], array, metadata)
             bar.update(len(batch.items) + len(batch.failures))
+    return report(failures, len(pending) + len(long_files), errors_path)
+
+
+def report(failures: list[dict], num_files: int, errors_path: Path) -> int:
+    """Writes errors.jsonl and the summary; the exit status."""
     if failures:
         errors_path.write_text("".join(json.dumps(f) + "\n" for f in failures), encoding="utf-8")
         print(
-            f"soundnet extract: {len(failures)} of {len(pending)} files failed (listed above and in {errors_path}); "
+            f"soundnet extract: {len(failures)} of {num_files} files failed (listed above and in {errors_path}); "
             "fix or remove them and run again to extract only those.",
             file=sys.stderr,
         )
     return EXIT_FAILED_FILES if failures else EXIT_OK
+
+
+def probe_duration(path: Path) -> float | None:
+    """The duration in seconds that the container's header states, or None when unknown or unreadable (the batch
+    path then decodes the file and reports any error)."""
+    try:
+        from torchcodec.decoders import AudioDecoder
+
+        return AudioDecoder(str(path)).metadata.duration_seconds_from_header
+    except Exception:  # a corrupt file: left to the batch path, which names the problem
+        return None
+
+
+def streamed_features(engine, path: Path, spec: LayerSpec, head_output: str, extractor) -> tuple[np.ndarray, float]:
+    """
+    Layer `spec` of a whole file by exact chunked streaming: `(channels, frames)` float32 as the batch path writes
+    it, and the duration in seconds.
+    """
+    layer = HEAD_LAYER if spec.index is None else spec.name
+    parts: dict[str, list[torch.Tensor]] = {}
+    for chunk in stream_file(
+        engine, path, [layer], input_scale=extractor.input_scale, channel_mode=extractor.channel_mode
+    ):
+        for key, value in chunk.values.items():
+            parts.setdefault(key, []).append(value)
+    if spec.index is None:
+        if "object_logits" not in parts:
+            raise ValueError("too short for one conv8 step")
+        objects, scenes = torch.cat(parts["object_logits"]), torch.cat(parts["scene_logits"])
+        if head_output == "probabilities":
+            objects, scenes = objects.softmax(-1), scenes.softmax(-1)
+        values = torch.cat([objects, scenes], dim=-1).T
+    else:
+        values = torch.cat(parts[layer], dim=1)
+    return np.ascontiguousarray(values.float().numpy())
 
 
 __all__ = ["add_arguments", "check_settings", "run"]
