@@ -13,6 +13,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(REPO_ROOT / "conversion"))
 
 
+# The tiny architecture of the `tiny_config` fixture, for module-scoped fixtures that build their own.
+TINY_CONFIG = {
+    "conv_channels": (4, 6, 8),
+    "conv_kernel_sizes": (8, 4, 4),
+    "conv_strides": (2, 2, 2),
+    "conv_paddings": (4, 2, 2),
+    "pool_kernel_sizes": (2, 1, 2),
+    "num_object_classes": 5,
+    "num_scene_classes": 3,
+    "head_kernel_size": 4,
+    "head_stride": 2,
+}
+
+
 def shared_dir() -> Path:
     """`$SOUNDNET_SHARED`, else `../shared` beside the repository."""
     return Path(os.environ.get("SOUNDNET_SHARED", REPO_ROOT.parent / "shared")).resolve()
@@ -29,17 +43,7 @@ def tiny_config():
     from hf_soundnet import SoundNetConfig
 
     torch.manual_seed(0)
-    return SoundNetConfig(
-        conv_channels=(4, 6, 8),
-        conv_kernel_sizes=(8, 4, 4),
-        conv_strides=(2, 2, 2),
-        conv_paddings=(4, 2, 2),
-        pool_kernel_sizes=(2, 1, 2),
-        num_object_classes=5,
-        num_scene_classes=3,
-        head_kernel_size=4,
-        head_stride=2,
-    )
+    return SoundNetConfig(**TINY_CONFIG)
 
 
 @pytest.fixture(scope="session")

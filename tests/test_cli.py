@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from _helpers_downstream import BAD_FILES, GOOD_FILES, make_mixed_folder, run_script
+from conftest import TINY_CONFIG
 from safetensors.numpy import load_file
 from transformers import AutoFeatureExtractor, AutoModel, AutoModelForAudioClassification, AutoModelForPreTraining
 
@@ -33,15 +34,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     labels = [f"object: o{i}" for i in range(5)] + [f"scene: s{i}" for i in range(3)]
     config = SoundNetConfig(
-        conv_channels=(4, 6, 8),
-        conv_kernel_sizes=(8, 4, 4),
-        conv_strides=(2, 2, 2),
-        conv_paddings=(4, 2, 2),
-        pool_kernel_sizes=(2, 1, 2),
-        num_object_classes=5,
-        num_scene_classes=3,
-        head_kernel_size=4,
-        head_stride=2,
+        **TINY_CONFIG,
         classifier_type="pretrained_heads",
         id2label=dict(enumerate(labels)),
         problem_type="multi_label_classification",
