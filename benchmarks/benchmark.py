@@ -262,9 +262,70 @@ def bench_decode(args, paths: list[Path], rows: list[dict]) -> None:
             }
         )
     try:
-        import hf_soundnet.corpus  # noqa: F401  (built in another issue)
+        import datasets  # noqa: F401  (the [train] extra)
     except ImportError:
-        rows.append(_skipped("(c) decode", "streaming corpus", "hf_soundnet.corpus is not on this branch"))
+        rows.append(_skipped("(c) decode", "streaming corpus", "needs the [train] extra (datasets)"))
+        return
+    corpus = benchmark_corpus(paths)
+    torch.set_num_threads(1)
+    crops = interleaved({"corpus": lambda: read_corpus(corpus)}, max(1, args.repeats // 2))["corpus"]
+    torch.set_num_threads(args.threads)
+    crop_audio = len(paths) * CORPUS_CROP_SECONDS
+    rows.append(
+        {
+            "section": "(c) decode",
+            "what": "streaming corpus, per worker",
+            "audio s/s": crop_audio / statistics.median(crops),
+            "spread": spread([crop_audio / v for v in crops]),
+            "ratio": None,
+            "note": f"pretraining_dataset over {len(paths)} FLAC records: datasets streaming, decode, "
+            f"{CORPUS_CROP_SECONDS:.0f} s crop with its teacher rows (1000 + 401 classes), 1 process",
+        }
+    )
+
+
+CORPUS_CROP_SECONDS = 20.0
+
+
+def benchmark_corpus(paths: list[Path]) -> Path:
+    """A corpus of the benchmark's clips (FLAC at 22,050 Hz, random 1000- and 401-class teacher rows), cached."""
+    from hf_soundnet import load_audio
+    from hf_soundnet.corpus import CorpusInfo, TeacherInfo, save_corpus_info, shard_path, write_shard
+    from hf_soundnet.corpus_builder import encode_audio
+
+    corpus = default_cache() / f"corpus_{len(paths)}"
+    if (corpus / "soundnet_corpus.json").is_file():
+        return corpus
+    info = CorpusInfo(teachers=[TeacherInfo("objects", "random", 1000), TeacherInfo("scenes", "random", 401)])
+    rng = np.random.default_rng(0)
+    records = []
+    for path in paths:
+        waveform = load_audio(path, info.sampling_rate)[0]
+        steps = int(waveform.shape[0] / info.step_samples)
+        teachers = {
+            n: rng.dirichlet(np.ones(c), steps).astype(np.float32) for n, c in (("objects", 1000), ("scenes", 401))
+        }
+        records.append(
+            {
+                "key": path.name,
+                "source": str(path),
+                "duration": waveform.shape[0] / info.sampling_rate,
+                "num_steps": steps,
+                "audio": encode_audio(waveform, info.sampling_rate, info.audio_format),
+                **{f"teacher_{name}": values for name, values in teachers.items()},
+            }
+        )
+    save_corpus_info(corpus, info)
+    write_shard(records, shard_path(corpus, 0, 0), info)
+    return corpus
+
+
+def read_corpus(corpus: Path) -> int:
+    """Every example of the corpus through `pretraining_dataset` (what a DataLoader worker does)."""
+    from hf_soundnet.data_pretraining import pretraining_dataset
+
+    dataset = pretraining_dataset(corpus, crop_seconds=CORPUS_CROP_SECONDS, shuffle_buffer_size=0)
+    return sum(1 for _ in dataset)
 
 
 def _skipped(section: str, what: str, why: str) -> dict:
@@ -384,7 +445,8 @@ def bench_end_to_end(args, paths: list[Path], classifier, model_path: str | None
         "pipeline": 'pipeline("audio-classification") with file paths',
         "fast": f"DataLoader ({args.workers} torchcodec decode worker(s)) + FastSoundNet "
         f"({max(1, args.threads - args.workers)} thread(s)), batch {args.e2e_batch}",
-        "cli": "soundnet classify (CLI subprocess)",
+        "cli": f"soundnet classify (CLI subprocess, {args.workers} worker(s), "
+        f"{max(1, args.threads - args.workers)} thread(s), batch {args.e2e_batch})",
     }
     skipped = []
     if model_path is None:  # the pipeline's labels come from the converted checkpoint
@@ -395,6 +457,7 @@ def bench_end_to_end(args, paths: list[Path], classifier, model_path: str | None
         skipped.append(_skipped("(a) end to end", what["cli"], "hf_soundnet.cli is not on this branch"))
     else:
         cli += ["--num-workers", str(args.workers), "--batch-size", str(args.e2e_batch), "--quiet"]
+        cli += ["--threads", str(max(1, args.threads - args.workers))]  # the same split as the fast path
         output = Path(cli[cli.index("--output") + 1])
         cli_rates = []
 
