@@ -4,12 +4,12 @@ Sections (ratios are against baselines measured in the same run):
   (a) end-to-end classification of a folder of 30 s 44.1 kHz stereo MP3s: a naive per-file loop (librosa load at
       22,050 Hz, eager forward under `torch.inference_mode`), transformers' `pipeline("audio-classification")` with
       file paths, the fast path (DataLoader worker processes decoding with torchcodec + `FastSoundNet`), and the
-      `soundnet classify` CLI when `hf_soundnet.cli` exists;
+      `soundnet classify` CLI (a subprocess);
   (b) model forward: eager `SoundNetForPreTraining` (Conv-BN-ReLU-pool stack and heads) vs `FastSoundNet`, audio s/s,
       GFLOP/s (`hf_soundnet.flops.forward_flops`) and share of the fp32 peak (estimated from lscpu, and measured as a
       large matmul's GFLOP/s: "attainable");
   (c) decode throughput per worker: torchcodec whole-file decode + resample, progressive streaming decode, and the
-      streaming corpus (`hf_soundnet.corpus`) when it exists;
+      pre-training stream (`hf_soundnet.data_pretraining`) when the [train] extra is installed;
   (d) distillation training step: `SoundNetForPreTraining` forward + backward + Adam on random teacher
       distributions, 20 s crops.
 
@@ -151,22 +151,17 @@ def bench_forward(args, pretraining, rows: list[dict]) -> None:
     for name, values in times.items():
         median = statistics.median(values)
         gflops = flops / median / 1e9
-        rows.append(
-            {
-                "section": "(b) forward",
-                "what": {
-                    "eager": "eager Conv-BN-ReLU stack + heads",
-                    "fast": "FastSoundNet fp32",
-                    "fast bf16": "FastSoundNet bf16 (not 1e-4)",
-                }[name],
-                "audio s/s": audio / median,
-                "spread": spread([audio / v for v in values]),
-                "ratio": eager_median / median,
-                "note": f"{gflops:.1f} GFLOP/s = {100 * gflops / peak:.0f}% of est. peak {peak:.0f}, "
-                f"{100 * gflops / attainable:.0f}% of attainable {attainable:.0f}"
-                + (f"; max rel. error vs eager {error:.1e}" if name == "fast" else ""),
-            }
+        what = {
+            "eager": "eager Conv-BN-ReLU stack + heads",
+            "fast": "FastSoundNet fp32",
+            "fast bf16": "FastSoundNet bf16 (not 1e-4)",
+        }[name]
+        note = (
+            f"{gflops:.1f} GFLOP/s = {100 * gflops / peak:.0f}% of est. peak {peak:.0f}, "
+            f"{100 * gflops / attainable:.0f}% of attainable {attainable:.0f}"
+            + (f"; max rel. error vs eager {error:.1e}" if name == "fast" else "")
         )
+        rows.append(_row("(b) forward", what, audio, values, eager_median, note))
 
 
 # ------------------------------------------------------------------------------------------------ (d) training step
@@ -190,16 +185,8 @@ def bench_training(args, config, rows: list[dict]) -> None:
 
     times = interleaved({"train": step}, args.train_steps)["train"]
     audio = args.train_batch * 20
-    rows.append(
-        {
-            "section": "(d) training",
-            "what": f"distillation step, batch {args.train_batch} x 20 s, Adam",
-            "audio s/s": audio / statistics.median(times),
-            "spread": spread([audio / v for v in times]),
-            "ratio": None,
-            "note": f"{statistics.median(times):.2f} s per step",
-        }
-    )
+    what = f"distillation step, batch {args.train_batch} x 20 s, Adam"
+    rows.append(_row("(d) training", what, audio, times, note=f"{statistics.median(times):.2f} s per step"))
 
 
 # ------------------------------------------------------------------------------------------------------ audio files
@@ -251,16 +238,7 @@ def bench_decode(args, paths: list[Path], rows: list[dict]) -> None:
         "streamed": "progressive decode for streaming (iter_file_waveform: ffmpeg pipe when resampling)",
     }
     for name, values in times.items():
-        rows.append(
-            {
-                "section": "(c) decode",
-                "what": f"{name} file, per worker",
-                "audio s/s": audio / statistics.median(values),
-                "spread": spread([audio / v for v in values]),
-                "ratio": None,
-                "note": notes[name],
-            }
-        )
+        rows.append(_row("(c) decode", f"{name} file, per worker", audio, values, note=notes[name]))
     try:
         import datasets  # noqa: F401  (the [train] extra)
     except ImportError:
@@ -271,17 +249,11 @@ def bench_decode(args, paths: list[Path], rows: list[dict]) -> None:
     crops = interleaved({"corpus": lambda: read_corpus(corpus)}, max(1, args.repeats // 2))["corpus"]
     torch.set_num_threads(args.threads)
     crop_audio = len(paths) * CORPUS_CROP_SECONDS
-    rows.append(
-        {
-            "section": "(c) decode",
-            "what": "streaming corpus, per worker",
-            "audio s/s": crop_audio / statistics.median(crops),
-            "spread": spread([crop_audio / v for v in crops]),
-            "ratio": None,
-            "note": f"pretraining_dataset over {len(paths)} FLAC records: datasets streaming, decode, "
-            f"{CORPUS_CROP_SECONDS:.0f} s crop with its teacher rows (1000 + 401 classes), 1 process",
-        }
+    note = (
+        f"pretraining_dataset over {len(paths)} FLAC records: datasets streaming, decode, "
+        f"{CORPUS_CROP_SECONDS:.0f} s crop with its teacher rows (1000 + 401 classes), 1 process"
     )
+    rows.append(_row("(c) decode", "streaming corpus, per worker", crop_audio, crops, note=note))
 
 
 CORPUS_CROP_SECONDS = 20.0
@@ -326,6 +298,21 @@ def read_corpus(corpus: Path) -> int:
 
     dataset = pretraining_dataset(corpus, crop_seconds=CORPUS_CROP_SECONDS, shuffle_buffer_size=0)
     return sum(1 for _ in dataset)
+
+
+def _row(
+    section: str, what: str, audio: float, times: list[float], baseline: float | None = None, note: str = ""
+) -> dict:
+    """A table row from repeated timings of `audio` seconds: median rate, spread, ratio to a baseline's median time."""
+    median = statistics.median(times)
+    return {
+        "section": section,
+        "what": what,
+        "audio s/s": audio / median,
+        "spread": spread([audio / v for v in times]),
+        "ratio": baseline / median if baseline is not None else None,
+        "note": note,
+    }
 
 
 def _skipped(section: str, what: str, why: str) -> dict:
@@ -452,27 +439,23 @@ def bench_end_to_end(args, paths: list[Path], classifier, model_path: str | None
     if model_path is None:  # the pipeline's labels come from the converted checkpoint
         del functions["pipeline"]
         skipped.append(_skipped("(a) end to end", what["pipeline"], f"no converted checkpoint at {args.model}"))
-    cli = _cli_command(paths)
-    if cli is None:
-        skipped.append(_skipped("(a) end to end", what["cli"], "hf_soundnet.cli is not on this branch"))
+    cli, output = _cli_command(paths)
+    cli += ["--num-workers", str(args.workers), "--batch-size", str(args.e2e_batch), "--quiet"]
+    cli += ["--threads", str(max(1, args.threads - args.workers))]  # the same split as the fast path
+    cli_rates = []
+
+    def run_cli() -> None:
+        output.unlink(missing_ok=True)  # else the CLI resumes and skips every file
+        done = subprocess.run(cli, check=True, capture_output=True, text=True)
+        cli_rates.append(float(re.search(r"\((\d+) audio s/s after start-up\)", done.stderr).group(1)))
+
+    trial = subprocess.run(cli, capture_output=True, text=True)
+    output.unlink(missing_ok=True)
+    if trial.returncode == 0:
+        functions["cli"] = run_cli
     else:
-        cli += ["--num-workers", str(args.workers), "--batch-size", str(args.e2e_batch), "--quiet"]
-        cli += ["--threads", str(max(1, args.threads - args.workers))]  # the same split as the fast path
-        output = Path(cli[cli.index("--output") + 1])
-        cli_rates = []
-
-        def run_cli() -> None:
-            output.unlink(missing_ok=True)  # else the CLI resumes and skips every file
-            done = subprocess.run(cli, check=True, capture_output=True, text=True)
-            cli_rates.append(float(re.search(r"\((\d+) audio s/s after start-up\)", done.stderr).group(1)))
-
-        trial = subprocess.run(cli, capture_output=True, text=True)
-        output.unlink(missing_ok=True)
-        if trial.returncode == 0:
-            functions["cli"] = run_cli
-        else:
-            why = (trial.stderr.strip().splitlines() or ["no message"])[-1]
-            skipped.append(_skipped("(a) end to end", what["cli"], f"`{' '.join(cli[1:4])} ...` failed: {why}"))
+        why = (trial.stderr.strip().splitlines() or ["no message"])[-1]
+        skipped.append(_skipped("(a) end to end", what["cli"], f"`{' '.join(cli[1:4])} ...` failed: {why}"))
     times = interleaved(functions, args.e2e_repeats)
     naive = statistics.median(times["naive"])
     for name, values in times.items():
@@ -480,41 +463,22 @@ def bench_end_to_end(args, paths: list[Path], classifier, model_path: str | None
         if name in results and name != "naive":
             agree = np.mean(np.array(results[name]) == np.array(results["naive"]))
             note = f"top-1 scene agrees with the naive loop on {100 * agree:.0f}% of files"
-        rows.append(
-            {
-                "section": "(a) end to end",
-                "what": what[name],
-                "audio s/s": audio / statistics.median(values),
-                "spread": spread([audio / v for v in values]),
-                "ratio": naive / statistics.median(values),
-                "note": note,
-            }
-        )
+        rows.append(_row("(a) end to end", what[name], audio, values, naive, note))
     if "cli" in functions:
-        rate = statistics.median(cli_rates)
-        rows.append(
-            {
-                "section": "(a) end to end",
-                "what": "soundnet classify, after its start-up (its own report)",
-                "audio s/s": rate,
-                "spread": spread(cli_rates),
-                "ratio": rate / (audio / naive),
-                "note": "excludes importing transformers and loading the model (a fixed cost per run)",
-            }
-        )
+        after_start_up = [audio / rate for rate in cli_rates]  # as timings of the same audio
+        what = "soundnet classify, after its start-up (its own report)"
+        note = "excludes importing transformers and loading the model (a fixed cost per run)"
+        rows.append(_row("(a) end to end", what, audio, after_start_up, naive, note))
     rows.extend(skipped)
 
 
-def _cli_command(paths: list[Path]) -> list[str] | None:
-    try:
-        import hf_soundnet.cli  # noqa: F401  (built in another issue)
-    except ImportError:
-        return None
-    folder = Path(tempfile.mkdtemp())  # exactly the benchmark's files, as links
+def _cli_command(paths: list[Path]) -> tuple[list[str], Path]:
+    """`soundnet classify` over a folder holding exactly the benchmark's files (as links), and its output file."""
+    folder = Path(tempfile.mkdtemp())
     for path in paths:
         (folder / path.name).symlink_to(path.resolve())
     out = folder.parent / f"{folder.name}_predictions.jsonl"
-    return [sys.executable, "-m", "hf_soundnet.cli", "classify", str(folder), "--output", str(out)]
+    return [sys.executable, "-m", "hf_soundnet.cli", "classify", str(folder), "--output", str(out)], out
 
 
 # ---------------------------------------------------------------------------------------------------------- report
