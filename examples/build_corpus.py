@@ -27,7 +27,15 @@ import torch
 from accelerate import PartialState
 from tqdm.auto import tqdm
 
-from hf_soundnet.corpus import CorpusError, CorpusInfo, TeacherInfo, load_corpus_info, save_corpus_info
+from hf_soundnet import SoundNetFeatureExtractor
+from hf_soundnet.corpus import (
+    CORPUS_INFO_FILE,
+    CorpusError,
+    CorpusInfo,
+    TeacherInfo,
+    load_corpus_info,
+    save_corpus_info,
+)
 from hf_soundnet.corpus_builder import (
     VIDEO_EXTENSIONS,
     CorpusBuilder,
@@ -55,7 +63,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sampling-rate", type=int, default=22050, help="Audio rate in Hz (22050, SoundNet's).")
     parser.add_argument("--audio-format", choices=("flac", "mp3", "wav"), default="flac", help="Audio codec.")
     parser.add_argument(
-        "--channel-mode", choices=("first", "mean"), default="first", help="Stereo to mono (first: the original)."
+        "--channel-mode",
+        choices=SoundNetFeatureExtractor.channel_modes,
+        default="first",
+        help="Stereo to mono (first: the original).",
     )
     parser.add_argument("--shard-size", type=int, default=64, help="Videos per shard (64).")
     parser.add_argument("--extensions", nargs="+", default=list(VIDEO_EXTENSIONS), help="Video file extensions.")
@@ -82,7 +93,7 @@ def prepare_corpus(args: argparse.Namespace, teachers: list[ImageTeacher]) -> Co
         audio_format=args.audio_format,
         channel_mode=args.channel_mode,
     )
-    if (args.output / "soundnet_corpus.json").exists():
+    if (args.output / CORPUS_INFO_FILE).exists():
         existing = load_corpus_info(args.output)
         if existing.settings() != info.settings():
             raise CorpusError(

@@ -155,6 +155,14 @@ def shard_path(corpus_dir: str | os.PathLike, rank: int, index: int) -> Path:
     return Path(corpus_dir) / DATA_DIR / SHARD_PATTERN.format(rank=rank, index=index)
 
 
+def next_shard_index(corpus_dir: str | os.PathLike, rank: int) -> int:
+    """The index of the next shard `rank` writes: one past its last finished shard (0 when it has none)."""
+    index = 0
+    while shard_path(corpus_dir, rank, index).exists():
+        index += 1
+    return index
+
+
 def write_shard(records: list[dict[str, Any]], path: str | os.PathLike, info: CorpusInfo) -> Path:
     """
     Writes `records` (dicts with the columns of `info.features()`) as one Parquet shard, atomically: the file appears
@@ -211,6 +219,7 @@ __all__ = [
     "TeacherInfo",
     "key_to_shard",
     "list_shards",
+    "next_shard_index",
     "load_corpus_info",
     "load_streaming_corpus",
     "read_column",

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from .audio_io import AudioLoadError, load_audio
-from .corpus import FAILURES_DIR, CorpusInfo, list_shards, read_column, shard_path, write_shard
+from .corpus import FAILURES_DIR, CorpusInfo, key_to_shard, next_shard_index, shard_path, write_shard
+from .feature_extraction_soundnet import downmix
 from .teachers import ImageTeacher
 from .video_frames import VideoDecodeError, decode_frames, step_times
 
@@ -40,11 +41,6 @@ def find_videos(videos_dir: str | os.PathLike, extensions: Sequence[str] = VIDEO
     return sorted(
         p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
     )
-
-
-def to_mono(audio: np.ndarray, channel_mode: str) -> np.ndarray:
-    """`(channels, samples)` -> `(samples,)`: the first channel (the original's choice) or the mean."""
-    return audio[0] if channel_mode == "first" else audio.mean(axis=0)
 
 
 def encode_audio(waveform: np.ndarray, sampling_rate: int, audio_format: str) -> bytes:
@@ -89,7 +85,7 @@ def build_record(
         audio = load_audio(path, sampling_rate=info.sampling_rate)
     except AudioLoadError as err:
         raise RecordError(str(err)) from err
-    waveform = to_mono(audio, info.channel_mode)
+    waveform = downmix(audio, info.channel_mode)
     duration = waveform.shape[0] / info.sampling_rate
     times = step_times(duration, info.step_seconds)
     distributions: list[list[np.ndarray]] = [[] for _ in teachers]
@@ -129,7 +125,7 @@ def read_failures(corpus_dir: str | os.PathLike) -> dict[str, str]:
 
 def finished_keys(corpus_dir: str | os.PathLike) -> set[str]:
     """Keys of the records already in a finished shard (the build's ground truth for resuming)."""
-    return {key for shard in list_shards(corpus_dir) for key in read_column(shard, "key")}
+    return set(key_to_shard(corpus_dir))
 
 
 @dataclass
@@ -174,8 +170,7 @@ class CorpusBuilder:
         self.shard_size = shard_size
         self.strict = strict
         self.device = device
-        own = sorted((self.corpus_dir / "data").glob(f"shard-r{rank:03d}-*.parquet"))
-        self._next_index = int(own[-1].stem.rsplit("-", 1)[-1]) + 1 if own else 0
+        self._next_index = next_shard_index(self.corpus_dir, rank)
 
     def _flush(self, records: list[dict[str, Any]], stats: BuildStats) -> None:
         path = write_shard(records, shard_path(self.corpus_dir, self.rank, self._next_index), self.info)
@@ -229,5 +224,4 @@ __all__ = [
     "find_videos",
     "finished_keys",
     "read_failures",
-    "to_mono",
 ]

@@ -13,6 +13,12 @@ logger = logging.get_logger(__name__)
 _PCM_FULL_SCALE = {np.dtype(np.int8): 128.0, np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0}
 
 
+def downmix(audio: np.ndarray, channel_mode: str) -> np.ndarray:
+    """`(num_channels, num_samples)` -> `(num_samples,)`: the `"first"` channel (the original's choice) or the
+    `"mean"` of the channels. Shared by the feature extractor, streaming and the corpus builder."""
+    return audio[0] if channel_mode == "first" else audio.mean(axis=0)
+
+
 class SoundNetFeatureExtractor(SequenceFeatureExtractor):
     r"""
     Turns waveforms into SoundNet's `input_values`, as the original preprocessing did: mono, 22,050 Hz, a float
@@ -85,7 +91,7 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
                     f"{source}: a multi-channel clip must be (num_channels, num_samples), got shape {array.shape}; "
                     "transpose it."
                 )
-            array = array[0] if self.channel_mode == "first" else array.mean(axis=0)
+            array = downmix(array, self.channel_mode)
         elif array.ndim != 1:
             raise ValueError(f"{source}: expected a 1-D or (channels, samples) waveform, got shape {array.shape}.")
         if array.size == 0:
@@ -163,4 +169,4 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
         return padded
 
 
-__all__ = ["SoundNetFeatureExtractor"]
+__all__ = ["SoundNetFeatureExtractor", "downmix"]

@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio_io import AudioLoadError
+from .audio_io import AudioLoadError, _ffmpeg_words
 from .configuration_soundnet import SoundNetConfig
 from .fast_forward import FastSoundNet
+from .feature_extraction_soundnet import SoundNetFeatureExtractor, downmix
 
 
 HEAD_NAME = "conv8"  # the heads' layer name in the receptive-field table and in `layers=`
@@ -210,11 +211,6 @@ def extract_streaming(
     return {key: torch.cat(values, dim=0 if key.endswith("_logits") else 1) for key, values in parts.items()}
 
 
-def _to_mono(data: np.ndarray, channel_mode: str) -> np.ndarray:
-    """`(channels, samples)` -> `(samples,)`: the first channel or the mean, as `SoundNetFeatureExtractor`."""
-    return data[0] if channel_mode == "first" else data.mean(axis=0)
-
-
 def iter_file_waveform(
     path: str | Path, sampling_rate: int = 22050, piece_seconds: float = 30.0, channel_mode: str = "first"
 ) -> Iterator[np.ndarray]:
@@ -235,13 +231,15 @@ def iter_file_waveform(
     path = Path(path)
     if not path.is_file():
         raise AudioLoadError(f"{path}: no such file.")
-    if channel_mode not in ("first", "mean"):
-        raise ValueError(f"`channel_mode` must be 'first' or 'mean', got {channel_mode!r}.")
+    if channel_mode not in SoundNetFeatureExtractor.channel_modes:
+        raise ValueError(
+            f"`channel_mode` must be one of {SoundNetFeatureExtractor.channel_modes}, got {channel_mode!r}."
+        )
     try:
         decoder = AudioDecoder(str(path))
         metadata = decoder.metadata
     except Exception as err:
-        raise AudioLoadError(f"{path}: cannot decode audio ({str(err).strip().splitlines()[0]}).") from err
+        raise AudioLoadError(f"{path}: cannot decode audio ({_ffmpeg_words(err)}).") from err
     if metadata.sample_rate == sampling_rate:
         yield from _iter_ranges(decoder, path, sampling_rate, piece_seconds, channel_mode)
     else:
@@ -259,7 +257,7 @@ def _iter_ranges(decoder, path: Path, rate: int, piece_seconds: float, channel_m
                 return  # the previous piece ended exactly at the end of the file
             raise AudioLoadError(f"{path}: cannot decode audio at {start / rate:.2f} s ({err}).") from err
         if data.shape[1]:
-            yield _to_mono(data, channel_mode).astype(np.float32, copy=False)
+            yield downmix(data, channel_mode).astype(np.float32, copy=False)
         if data.shape[1] < piece:
             return
         start += piece
@@ -283,11 +281,11 @@ def _iter_ffmpeg(
                 break
             pending += block
             if len(pending) == piece_bytes:
-                yield _to_mono(np.frombuffer(pending, np.float32).reshape(-1, channels).T, channel_mode).copy()
+                yield downmix(np.frombuffer(pending, np.float32).reshape(-1, channels).T, channel_mode).copy()
                 pending = b""
         usable = len(pending) // (4 * channels) * 4 * channels
         if usable:
-            yield _to_mono(np.frombuffer(pending[:usable], np.float32).reshape(-1, channels).T, channel_mode).copy()
+            yield downmix(np.frombuffer(pending[:usable], np.float32).reshape(-1, channels).T, channel_mode).copy()
         error = process.stderr.read().decode(errors="replace").strip()
         if process.wait() != 0:
             raise AudioLoadError(
