@@ -5,7 +5,7 @@ import torch
 from _helpers_parity import assert_scaled_close
 
 from hf_soundnet import SoundNetForAudioClassification, SoundNetForPreTraining, SoundNetModel
-from hf_soundnet.fast_forward import FastSoundNet, fast_forward_batch
+from hf_soundnet.fast_forward import FastSoundNet
 
 
 def _randomize_batch_norm(model: torch.nn.Module) -> None:
@@ -67,10 +67,7 @@ def test_matches_eager_tiny(tiny_config, model_class, options):
     for mask in (None, attention_mask):
         _check(fast(input_values, attention_mask=mask), *_eager(model, input_values, mask))
     masked = fast(input_values, attention_mask=attention_mask)
-    eager_lengths = (
-        model.get_output_lengths(attention_mask.sum(-1))[-1] if hasattr(model, "get_output_lengths") else None
-    )
-    assert torch.equal(masked.output_lengths, eager_lengths)
+    assert torch.equal(masked.output_lengths, model.get_output_lengths(attention_mask.sum(-1))[-1])
     if fast.has_heads:
         assert masked.step_lengths.tolist() == model.get_head_lengths(attention_mask.sum(-1)).tolist()
 
@@ -91,8 +88,9 @@ def test_linear_classifier_model_gives_the_trunk(tiny_config):
     model = SoundNetForAudioClassification(tiny_config).eval()
     fast = FastSoundNet.from_model(model)
     assert not fast.has_heads
-    hidden, object_logits, scene_logits = fast_forward_batch(fast, torch.randn(2, 1500))
-    assert len(hidden) == tiny_config.num_blocks and object_logits is None and scene_logits is None
+    outputs = fast(torch.randn(2, 1500))
+    assert len(outputs.hidden_states) == tiny_config.num_blocks
+    assert outputs.object_logits is None and outputs.scene_logits is None
 
 
 @pytest.mark.parametrize("dtype,tolerance", [(torch.bfloat16, 5e-2), (torch.float16, 1e-2)])

@@ -147,6 +147,10 @@ def test_stream_file_equals_full_forward_on_the_decoded_file(released_checkpoint
     for chunk in stream_file(fast, path, ["pool5", "conv8"], chunk_seconds=6.0):
         for key, value in chunk.values.items():
             parts.setdefault(key, []).append(value)
-    full = fast(torch.from_numpy(load_audio(path)[0] * 256.0)[None])
+    eager = SoundNetForPreTraining(model.config).eval()  # the reference is the transformers model, not FastSoundNet
+    eager.load_state_dict(model.state_dict(), strict=False)
+    with torch.inference_mode():
+        full = eager(torch.from_numpy(load_audio(path)[0] * 256.0)[None], output_hidden_states=True)
     assert_scaled_close(torch.cat(parts["pool5"], 1), full.hidden_states[4][0], what="pool5")
     assert_scaled_close(torch.cat(parts["object_logits"]), full.object_logits[0], what="object logits")
+    assert_scaled_close(torch.cat(parts["scene_logits"]), full.scene_logits[0], what="scene logits")

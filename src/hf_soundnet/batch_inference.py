@@ -1,7 +1,7 @@
 """Batched inference over many audio files: decoding in DataLoader workers, padding, and the one model forward.
 
-Every model call of the `soundnet` CLI and of the linear probe goes through [`forward_batch`], a single small seam
-where an optimized, numerically equivalent forward can be swapped in. Decoding happens in [`AudioFileDataset`]
+Every model call of the `soundnet` CLI and of the linear probe goes through [`forward_batch`], which runs either the
+transformers model or the equivalent [`FastSoundNet`] that [`inference_engine`] builds from it. Decoding happens in [`AudioFileDataset`]
 (in DataLoader worker processes when `num_workers > 0`); a file that cannot be decoded becomes an item that carries
 its error message instead of raising, so one bad file never loses the rest of its batch.
 """
@@ -246,7 +246,7 @@ def forward_batch(
     num_blocks: int | None = None,
 ) -> ForwardOutput:
     """
-    THE model forward of batched inference (one seam, so a faster equivalent can replace it).
+    The model forward of batched inference, for the transformers model or its [`FastSoundNet`].
 
     Args:
         model: a SoundNet model in eval mode (`SoundNetModel`, `SoundNetForPreTraining` or
@@ -285,14 +285,13 @@ def run_batches(
 ) -> Iterator[tuple[AudioBatch, ForwardOutput | None]]:
     """
     Yields each loader batch with its [`forward_batch`] output (None when every item of the batch failed), run by
-    [`inference_engine`]`(model, fast, precision)` under `torch.inference_mode()`.
+    [`inference_engine`]`(model, fast, precision)`.
     """
     engine = inference_engine(model, fast=fast, precision=precision)
     for batch in loader:
         output = None
         if batch.items:
-            with torch.inference_mode():
-                output = forward_batch(engine, batch.input_values, batch.attention_mask, num_blocks=num_blocks)
+            output = forward_batch(engine, batch.input_values, batch.attention_mask, num_blocks=num_blocks)
         yield batch, output
 
 

@@ -419,20 +419,6 @@ class FastSoundNet(nn.Module):
         )
 
 
-def fast_forward_batch(
-    fast_model: FastSoundNet, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None
-) -> tuple[tuple[torch.Tensor, ...], torch.Tensor | None, torch.Tensor | None]:
-    """
-    Drop-in for the batch engine's `forward_batch(model, input_values, attention_mask)` seam.
-
-    Returns:
-        `(hidden_states, object_logits, scene_logits)`: every block's output `(batch, channels_i, frames_i)` and the
-        conv8 logits `(batch, steps, classes)` (None without heads).
-    """
-    outputs = fast_model(input_values, attention_mask=attention_mask)
-    return outputs.hidden_states, outputs.object_logits, outputs.scene_logits
-
-
 __all__ = [
     "DEFAULT_TILE_BYTES",
     "FastBlockSpec",
@@ -440,6 +426,5 @@ __all__ = [
     "FastSoundNetOutput",
     "block_weight_matrix",
     "default_group",
-    "fast_forward_batch",
     "fold_batch_norm",
 ]

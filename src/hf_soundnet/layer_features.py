@@ -53,6 +53,23 @@ def resolve_layer(model: torch.nn.Module, name: str) -> LayerSpec:
     return LayerSpec(name, index, config.conv_channels[index], config.block_hops[index], index + 1)
 
 
+def head_channels(objects: torch.Tensor, scenes: torch.Tensor, head_output: str = "logits") -> torch.Tensor:
+    """
+    The conv8 "layer" as features: object then scene logits (or each head's softmax) as channels.
+
+    Args:
+        objects: `(..., steps, num_object_classes)`; scenes: `(..., steps, num_scene_classes)`.
+
+    Returns:
+        `(..., num_object_classes + num_scene_classes, steps)`.
+    """
+    if head_output not in HEAD_OUTPUTS:
+        raise ValueError(f"head_output must be one of {HEAD_OUTPUTS}, got {head_output!r}.")
+    if head_output == "probabilities":
+        objects, scenes = objects.softmax(-1), scenes.softmax(-1)
+    return torch.cat([objects, scenes], dim=-1).transpose(-1, -2)
+
+
 def clip_layer_features(
     model: torch.nn.Module, batch: AudioBatch, output: ForwardOutput, spec: LayerSpec, head_output: str = "logits"
 ) -> list[np.ndarray]:
@@ -69,10 +86,7 @@ def clip_layer_features(
     num_samples = batch.num_samples
     if spec.index is None:
         lengths = model.get_head_lengths(num_samples)
-        objects, scenes = output.object_logits, output.scene_logits
-        if head_output == "probabilities":
-            objects, scenes = objects.softmax(-1), scenes.softmax(-1)
-        values = torch.cat([objects, scenes], dim=-1).transpose(1, 2)
+        values = head_channels(output.object_logits, output.scene_logits, head_output)
     else:
         lengths = model.get_output_lengths(num_samples)[spec.index]
         values = output.hidden_states[spec.index]
@@ -102,6 +116,7 @@ __all__ = [
     "LayerSpec",
     "clip_layer_features",
     "clip_step_probabilities",
+    "head_channels",
     "layer_choices",
     "resolve_layer",
 ]

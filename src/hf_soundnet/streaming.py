@@ -29,9 +29,7 @@ from .audio_io import AudioLoadError, _ffmpeg_words
 from .configuration_soundnet import SoundNetConfig
 from .fast_forward import FastSoundNet
 from .feature_extraction_soundnet import SoundNetFeatureExtractor, downmix
-
-
-HEAD_NAME = "conv8"  # the heads' layer name in the receptive-field table and in `layers=`
+from .layer_features import HEAD_LAYER
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,7 @@ def receptive_fields(config: SoundNetConfig) -> list[ReceptiveField]:
     rows = [(k, s, p, m) for k, s, p, m in layers] + [
         (config.head_kernel_size, config.head_stride, config.head_padding, 1)
     ]
-    names = config.layer_names + [HEAD_NAME]
+    names = config.layer_names + [HEAD_LAYER]
     for name, (kernel, stride, padding, pool) in zip(names, rows):
         size += ((pool - 1) * stride + kernel - 1) * hop
         offset -= padding * hop
@@ -93,19 +91,19 @@ class _Stream:
         config = fast.config
         fields = {field.name: field for field in receptive_fields(config)}
         self.layers = list(layers)
-        self.heads = HEAD_NAME in self.layers
+        self.heads = HEAD_LAYER in self.layers
         if self.heads and not fast.has_heads:
-            raise ValueError(f"`layers` asks for {HEAD_NAME!r} but the model has no conv8 heads.")
+            raise ValueError(f"`layers` asks for {HEAD_LAYER!r} but the model has no conv8 heads.")
         index = config.layer_name_to_index
-        unknown = [name for name in self.layers if name != HEAD_NAME and name not in index]
+        unknown = [name for name in self.layers if name != HEAD_LAYER and name not in index]
         if unknown or not self.layers:
             raise ValueError(
-                f"Unknown layers {unknown}; choose from {config.layer_names + [HEAD_NAME]} or pool names."
+                f"Unknown layers {unknown}; choose from {config.layer_names + [HEAD_LAYER]} or pool names."
             )
         # name -> (block index or None for the heads, field)
         self.outputs = {
-            name: (None, fields[HEAD_NAME])
-            if name == HEAD_NAME
+            name: (None, fields[HEAD_LAYER])
+            if name == HEAD_LAYER
             else (index[name], fields[config.layer_names[index[name]]])
             for name in self.layers
         }
@@ -202,11 +200,17 @@ def extract_streaming(
     """
     if isinstance(source, (np.ndarray, torch.Tensor)):
         source = [source]
+    return concatenate_chunks(stream_layers(fast, source, layers, chunk_seconds), layers)
+
+
+def concatenate_chunks(chunks: Iterable[StreamedFrames], layers: Iterable[str]) -> dict[str, torch.Tensor]:
+    """Streamed chunks joined along time: `{layer: (channels, frames)}`, and `(steps, classes)` head logits."""
+    layers = list(layers)
     parts: dict[str, list[torch.Tensor]] = {}
-    for chunk in stream_layers(fast, source, layers, chunk_seconds):
+    for chunk in chunks:
         for key, value in chunk.values.items():
             parts.setdefault(key, []).append(value)
-    if HEAD_NAME in layers and "object_logits" not in parts:
+    if HEAD_LAYER in layers and "object_logits" not in parts:
         raise ValueError("The audio is too short for one conv8 step; SoundNetFeatureExtractor repeats short clips.")
     return {key: torch.cat(values, dim=0 if key.endswith("_logits") else 1) for key, values in parts.items()}
 
@@ -311,9 +315,9 @@ def stream_file(
 
 
 __all__ = [
-    "HEAD_NAME",
     "ReceptiveField",
     "StreamedFrames",
+    "concatenate_chunks",
     "extract_streaming",
     "iter_file_waveform",
     "receptive_fields",

@@ -26,13 +26,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from ..audio_io import AudioLoadError
 from ..batch_inference import AudioFileDataset, inference_engine, make_loader, run_batches
-from ..layer_features import HEAD_LAYER, HEAD_OUTPUTS, LayerSpec, clip_layer_features, resolve_layer
-from ..streaming import stream_file
+from ..layer_features import HEAD_OUTPUTS, LayerSpec, clip_layer_features, head_channels, resolve_layer
+from ..streaming import concatenate_chunks, stream_file
 from .common import (
     EXIT_FAILED_FILES,
     EXIT_OK,
@@ -122,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
 
     failures = []
     durations = {str(item.path): probe_duration(item.path) for item in pending} if args.stream_longer_than > 0 else {}
-    long_files = [item for item in pending if (durations.get(str(item.path)) or 0.0) > args.stream_longer_than]
+    streamed = {str(item.path) for item in pending if (durations.get(str(item.path)) or 0.0) > args.stream_longer_than}
+    long_files = [item for item in pending if str(item.path) in streamed]
+    pending = [item for item in pending if str(item.path) not in streamed]
     if long_files:
         engine = inference_engine(model, fast=True, precision=args.precision)
         for item in tqdm(long_files, unit="file", desc=f"stream {spec.name}", disable=args.quiet, file=sys.stderr):
@@ -135,7 +136,6 @@ def run(args: argparse.Namespace) -> int:
             duration = durations[str(item.path)]
             metadata = {**settings, "source": str(item.path), "duration_s": duration, "streamed": True}
             write_features(writer, targets[str(item.path)], array, metadata)
-        pending = [item for item in pending if item not in long_files]
         if not pending:
             return report(failures, len(long_files), errors_path)
 
@@ -187,28 +187,18 @@ def probe_duration(path: Path) -> float | None:
         return None
 
 
-def streamed_features(engine, path: Path, spec: LayerSpec, head_output: str, extractor) -> tuple[np.ndarray, float]:
-    """
-    Layer `spec` of a whole file by exact chunked streaming: `(channels, frames)` float32 as the batch path writes
-    it, and the duration in seconds.
-    """
-    layer = HEAD_LAYER if spec.index is None else spec.name
-    parts: dict[str, list[torch.Tensor]] = {}
-    for chunk in stream_file(
-        engine, path, [layer], input_scale=extractor.input_scale, channel_mode=extractor.channel_mode
-    ):
-        for key, value in chunk.values.items():
-            parts.setdefault(key, []).append(value)
+def streamed_features(engine, path: Path, spec: LayerSpec, head_output: str, extractor) -> np.ndarray:
+    """Layer `spec` of a whole file by exact chunked streaming: `(channels, frames)` float32, as the batch path
+    writes it."""
+    chunks = stream_file(
+        engine, path, [spec.name], input_scale=extractor.input_scale, channel_mode=extractor.channel_mode
+    )
+    values = concatenate_chunks(chunks, [spec.name])
     if spec.index is None:
-        if "object_logits" not in parts:
-            raise ValueError("too short for one conv8 step")
-        objects, scenes = torch.cat(parts["object_logits"]), torch.cat(parts["scene_logits"])
-        if head_output == "probabilities":
-            objects, scenes = objects.softmax(-1), scenes.softmax(-1)
-        values = torch.cat([objects, scenes], dim=-1).T
+        features = head_channels(values["object_logits"], values["scene_logits"], head_output)
     else:
-        values = torch.cat(parts[layer], dim=1)
-    return np.ascontiguousarray(values.float().numpy())
+        features = values[spec.name]
+    return np.ascontiguousarray(features.float().numpy())
 
 
 __all__ = ["add_arguments", "check_settings", "run"]
