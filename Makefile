@@ -9,17 +9,26 @@ CHECKPOINT := soundnet8
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup demo test test-fast lint clean
+# A recipe that fails removes its half-written target (say soundnet8/config.json), so the next run redoes it.
+.DELETE_ON_ERROR:
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@command -v ffmpeg >/dev/null || { echo "Installing ffmpeg (Debian package)"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q ffmpeg; }
-	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { echo "Installing python3-venv (Debian package)"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q python3-venv; }
+	@[ -x $(VENV)/bin/pip ] || $(PYTHON) -m venv --clear $(VENV)
 	$(PY) -m pip install -q -c requirements/constraints.txt -e ".[train,dev]"
 	@touch $(STAMP)
 
 setup: $(STAMP)
 
-$(CHECKPOINT)/config.json: $(STAMP) $(wildcard conversion/*.py src/hf_soundnet/*.py model_cards/*.md)
+# What the converted checkpoint is made of: the converter, the modules whose code or labels it saves, its card.
+CONVERSION_INPUTS := $(wildcard conversion/*.py src/hf_soundnet/categories/*.txt) model_cards/soundnet8.md \
+	$(addprefix src/hf_soundnet/,__init__.py configuration_soundnet.py modeling_soundnet.py losses.py \
+	feature_extraction_soundnet.py categories.py hub.py)
+
+$(CHECKPOINT)/config.json: $(STAMP) $(CONVERSION_INPUTS)
 	$(PY) conversion/convert_soundnet_original_to_hf.py --output-dir $(CHECKPOINT)
 
 demo: $(CHECKPOINT)/config.json

@@ -42,7 +42,7 @@ from hf_soundnet import (  # noqa: E402
     __version__,
 )
 from hf_soundnet.categories import pretrained_id2label  # noqa: E402
-from hf_soundnet.hub import HubPushError, push_checkpoint, render_model_card  # noqa: E402
+from hf_soundnet.hub import publish_trained_model, render_model_card  # noqa: E402
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -176,20 +176,21 @@ def write_checkpoint(
     Config, safetensors weights, preprocessor config, model code (`auto_map`, for loading without hf_soundnet),
     category lists and the rendered model card, together.
     """
-    output_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output_dir)
-    SoundNetFeatureExtractor(sampling_rate=model.config.sampling_rate).save_pretrained(output_dir)
-    (output_dir / "categories").mkdir(exist_ok=True)
-    for path in CATEGORIES.glob("*.txt"):
-        shutil.copy(path, output_dir / "categories" / path.name)
-    card = render_model_card(
+    card = render_model_card(  # first: a template error must not leave a half-written checkpoint behind
         MODEL_CARDS / variant.model_card,
         repo_id=repo_id,
         verification_error=verification_error,
         hf_soundnet_version=__version__,
         package=variant.package,
         sha256=variant.sha256,
+        license=variant.license,
     )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output_dir)
+    SoundNetFeatureExtractor(sampling_rate=model.config.sampling_rate).save_pretrained(output_dir)
+    (output_dir / "categories").mkdir(exist_ok=True)
+    for path in CATEGORIES.glob("*.txt"):
+        shutil.copy(path, output_dir / "categories" / path.name)
     card.save(output_dir / "README.md")
 
 
@@ -224,22 +225,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"Saved {args.variant} to {args.output_dir}")
     if args.push_to_hub:
-        try:
-            info = push_checkpoint(
-                args.output_dir,
-                args.push_to_hub,
-                token=args.token,
-                private=args.private,
-                commit_message=f"Upload {args.variant} converted from {variant.package} by hf-soundnet {__version__}",
-            )
-        except HubPushError as err:
-            print(
-                f"error: {err}\nThe converted checkpoint in {args.output_dir} is complete; push it again later with "
-                f"`python -m hf_soundnet.hub {args.output_dir} {args.push_to_hub}`.",
-                file=sys.stderr,
-            )
-            return 2
-        print(f"Pushed {args.output_dir} to {args.push_to_hub}: {info.commit_url}")
+        return publish_trained_model(
+            args.output_dir,
+            args.push_to_hub,
+            token=args.token,
+            private=args.private,
+            program="convert",
+            commit_message=f"Upload {args.variant} converted from {variant.package} by hf-soundnet {__version__}",
+        )
     return 0
 
 

@@ -24,10 +24,10 @@ REQUIRED_FILES = {
     "preprocessor_config.json": "AutoFeatureExtractor and the pipeline",
 }
 WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json")
-# Training leftovers that never belong in a published model repo.
 # The HTTP client's error base (httpx's, which huggingface_hub 2.x vendors as `httpx2`), found through
 # HfHubHTTPError's bases so connection failures are caught without importing the client library by name.
-_CLIENT_HTTP_ERROR = next(base for base in HfHubHTTPError.__mro__[1:] if base.__name__ == "HTTPError")
+_CLIENT_HTTP_ERROR = next((base for base in HfHubHTTPError.__mro__[1:] if base.__name__ == "HTTPError"), OSError)
+# Training leftovers that never belong in a published model repo.
 IGNORE_PATTERNS = ["checkpoint-*/**", "runs/**", "*.pt", "optimizer.*", "scheduler.*", "rng_state*", ".git*"]
 
 
@@ -137,10 +137,11 @@ def publish_trained_model(
     token: str | None = None,
     private: bool = False,
     program: str = "hf_soundnet",
+    commit_message: str = "Upload SoundNet checkpoint",
 ) -> int:
     """
-    The end of a training script's `--push-to-hub REPO_ID`: writes `card` as the folder's README.md, pushes the
-    folder with [`push_checkpoint`], and reports on stderr.
+    The end of a command's `--push-to-hub REPO_ID` (converter, pre-training, fine-tuning): writes `card` as the
+    folder's README.md, pushes the folder with [`push_checkpoint`], and reports on stderr.
 
     Returns:
         `int`: an exit status, 0 when pushed, 2 when the push failed (the local folder is complete and untouched,
@@ -149,11 +150,12 @@ def publish_trained_model(
     if card is not None:
         card.save(Path(folder) / "README.md")
     try:
-        info = push_checkpoint(folder, repo_id, token=token, private=private)
+        info = push_checkpoint(folder, repo_id, token=token, private=private, commit_message=commit_message)
     except HubPushError as err:
         print(f"{program}: error: {err}", file=sys.stderr)
         print(
-            f"{program}: the model is saved in {folder}; push it later with `python -m hf_soundnet.hub {folder} {repo_id}`.",
+            f"{program}: the checkpoint in {folder} is complete; push it later with "
+            f"`python -m hf_soundnet.hub {folder} {repo_id}`.",
             file=sys.stderr,
         )
         return 2

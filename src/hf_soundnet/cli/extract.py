@@ -21,6 +21,7 @@ Example:
 """
 
 import argparse
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -85,6 +86,8 @@ def check_settings(output: Path, settings: dict) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_common_arguments(args)
+    if args.format == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise UsageError("--format parquet needs pyarrow: pip install 'hf-soundnet[train]' (or pyarrow).")
     inputs = collect_inputs(args.paths)
     writer = WRITERS[args.format]
     targets = {
