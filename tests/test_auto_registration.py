@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,7 @@ def run_fresh(code: str) -> dict:
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
-        env={"HF_HUB_OFFLINE": "1", **{k: v for k, v in __import__("os").environ.items() if k != "HF_HUB_OFFLINE"}},
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -15,7 +15,6 @@ from _helpers_corpus import make_tiny_teacher, make_video
 
 from hf_soundnet import load_audio
 from hf_soundnet.corpus import list_shards, load_corpus_info, teacher_array
-from hf_soundnet.video_frames import num_teacher_steps, step_times
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +50,8 @@ def videos_and_teachers(tmp_path_factory):
 
 
 GOOD = {"rail.mp4": 12.0, "short.mp4": 3.0, "sub/forest.mkv": 7.0}
+# One frame per whole 5 s step at the step's centre; a clip shorter than a step is one step at its middle.
+FRAME_TIMES = {"rail.mp4": [2.5, 7.5], "short.mp4": [1.5], "sub/forest.mkv": [2.5]}
 
 
 def test_build_records_match_independent_computation(tmp_path, videos_and_teachers):
@@ -67,18 +68,23 @@ def test_build_records_match_independent_computation(tmp_path, videos_and_teache
 
     records = {r["key"]: r for r in load_dataset(str(tmp_path / "corpus"), split="train", streaming=True)}
     assert set(records) == set(GOOD)
+    judges = [
+        (
+            teacher,
+            AutoModelForImageClassification.from_pretrained(teacher.model).eval(),
+            AutoImageProcessor.from_pretrained(teacher.model),
+        )
+        for teacher in info.teachers
+    ]
     for key, seconds in GOOD.items():
         record = records[key]
         expected_audio = load_audio(videos / key, 22050)[0]  # first channel, as the original
         audio = load_audio(record["audio"], 22050)[0]
         assert audio.shape == expected_audio.shape and record["duration"] == pytest.approx(seconds, abs=0.1)
         assert np.abs(audio - expected_audio).max() <= 1 / 32768 + 1e-6  # FLAC of 16-bit samples
-        assert record["num_steps"] == num_teacher_steps(record["duration"], 5.0)
-        times = step_times(record["duration"], 5.0)
-        frames = VideoDecoder(str(videos / key)).get_frames_played_at(seconds=times).data
-        for teacher in info.teachers:
-            model = AutoModelForImageClassification.from_pretrained(teacher.model).eval()
-            processor = AutoImageProcessor.from_pretrained(teacher.model)
+        assert record["num_steps"] == len(FRAME_TIMES[key])
+        frames = VideoDecoder(str(videos / key)).get_frames_played_at(seconds=FRAME_TIMES[key]).data
+        for teacher, model, processor in judges:
             with torch.no_grad():
                 pixels = processor(images=[f.permute(1, 2, 0).numpy() for f in frames], return_tensors="pt")
                 expected = model(**pixels).logits.softmax(-1).numpy()

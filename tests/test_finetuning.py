@@ -92,3 +92,13 @@ def test_finetune_esc50_folder_above_chance(released_checkpoint, audio_dir, tmp_
     classifier = pipeline("audio-classification", model=str(output))
     assert set(classifier.model.config.id2label.values()) == {"railroad", "forest_track", "short_stereo_48k"}
     assert Path(output / "preprocessor_config.json").is_file()
+
+
+def test_esc50_folder_has_no_other_split(audio_dir, tmp_path):
+    """An ESC-50-layout folder is one table: asking it for an evaluation split is an error, not the training data."""
+    from hf_soundnet.labelled_audio import load_labelled_audio
+
+    data = make_esc50_folder(tmp_path / "esc50", audio_dir)
+    assert len(load_labelled_audio(str(data), split="train").labels) > 0
+    with pytest.raises(ValueError, match="hold out a fold"):
+        load_labelled_audio(str(data), split="test")

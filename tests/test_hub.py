@@ -293,6 +293,7 @@ def test_pretrain_pushes_the_final_model_with_its_card(hub, tmp_path, audio_dir)
     )  # the run's architecture, not the soundnet5 default
 
 
+@pytest.mark.slow
 def test_pretrain_push_failure_keeps_the_model_and_exits_2(tmp_path, audio_dir):
     from _helpers_corpus import sound_sources, tiny_student_config, write_sound_corpus
 

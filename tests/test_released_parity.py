@@ -13,6 +13,7 @@ from reference_numpy import clip_probabilities, load_sound8
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification, pipeline
 
 import hf_soundnet
+from hf_soundnet.categories import object_labels, scene_labels
 
 
 pytestmark = pytest.mark.slow
@@ -50,8 +51,8 @@ def test_pipeline_on_the_file_gives_the_reference_probabilities(
     predictions = classifier(str(audio_dir / "railroad.wav"), top_k=None)
     scores = {p["label"]: p["score"] for p in predictions}
     assert len(scores) == 1401
-    objects = np.array([scores[f"object: {name}"] for name in hf_soundnet.categories.object_labels()])
-    scenes = np.array([scores[f"scene: {name}"] for name in hf_soundnet.categories.scene_labels()])
+    objects = np.array([scores[f"object: {name}"] for name in object_labels()])
+    scenes = np.array([scores[f"scene: {name}"] for name in scene_labels()])
     np.testing.assert_allclose(objects, reference["objects"], atol=ATOL)
     np.testing.assert_allclose(scenes, reference["scenes"], atol=ATOL)
     top_scene = max((p for p in predictions if p["label"].startswith("scene: ")), key=lambda p: p["score"])

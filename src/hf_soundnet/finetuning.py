@@ -59,10 +59,18 @@ def decode_labelled_audio(
 
 
 def random_crop_transform(num_samples: int, seed: int = 0) -> Callable[[dict], dict]:
-    """A `set_transform` function cropping each waveform to a random `num_samples` window (shorter ones kept)."""
-    rng = np.random.default_rng(seed)
+    """
+    A `set_transform` function cropping each waveform to a random `num_samples` window (shorter ones kept).
+
+    The generator is drawn from `seed` and torch's seed of the process at the first call, so DataLoader workers
+    (each seeded differently by torch, anew every epoch) crop differently instead of repeating one sequence.
+    """
+    rng = None
 
     def crop(batch: dict) -> dict:
+        nonlocal rng
+        if rng is None:
+            rng = np.random.default_rng([seed, torch.initial_seed() % 2**63])
         waveforms = []
         for waveform in batch[WAVEFORM_COLUMN]:
             waveform = np.asarray(waveform, dtype=np.float32)

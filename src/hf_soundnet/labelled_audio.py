@@ -100,6 +100,9 @@ def load_hub_dataset(
 def load_labelled_audio(data: str, **hub_kwargs) -> LabelledAudio:
     """An ESC-50-layout folder when `data` is a folder holding `meta/esc50.csv`, else a `datasets` id or path."""
     if (Path(data) / ESC50_METADATA).is_file():
+        split = hub_kwargs.get("split", "train")
+        if split != "train":  # the release layout has one table; held-out data are its folds
+            raise ValueError(f"{data}: an ESC-50-layout folder has no split {split!r}; hold out a fold instead.")
         return load_esc50_folder(data)
     return load_hub_dataset(data, **hub_kwargs)
 
