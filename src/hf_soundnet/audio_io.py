@@ -18,7 +18,7 @@ def _decoder(source, sampling_rate: int | None):
     return AudioDecoder(source, sample_rate=sampling_rate)
 
 
-def _ffmpeg_words(err: Exception) -> str:
+def ffmpeg_words(err: Exception) -> str:
     """FFmpeg's own message from a torchcodec error, without the C++ source location torchcodec puts first:
     `SingleStreamDecoder, /.../SingleStreamDecoder.cpp:51, Could not open input file: x Invalid data ...` ->
     `Could not open input file: x Invalid data ...`."""
@@ -60,7 +60,7 @@ def load_audio(source: str | os.PathLike | bytes, sampling_rate: int = 22050, na
     try:
         samples = _decoder(source, sampling_rate).get_all_samples()
     except Exception as err:  # torchcodec raises RuntimeError/ValueError with FFmpeg's words
-        raise AudioLoadError(f"{name}: cannot decode audio ({_ffmpeg_words(err)}).") from err
+        raise AudioLoadError(f"{name}: cannot decode audio ({ffmpeg_words(err)}).") from err
     data = samples.data.numpy()
     if data.size == 0:
         raise AudioLoadError(f"{name}: decoded to 0 samples (no audio stream content).")
@@ -69,4 +69,4 @@ def load_audio(source: str | os.PathLike | bytes, sampling_rate: int = 22050, na
     return np.ascontiguousarray(data, dtype=np.float32)
 
 
-__all__ = ["AudioLoadError", "load_audio"]
+__all__ = ["AudioLoadError", "ffmpeg_words", "load_audio"]

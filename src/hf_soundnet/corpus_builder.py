@@ -20,7 +20,7 @@ from .audio_io import AudioLoadError, load_audio
 from .corpus import FAILURES_DIR, CorpusInfo, key_to_shard, next_shard_index, shard_path, write_shard
 from .feature_extraction_soundnet import downmix
 from .teachers import ImageTeacher
-from .video_frames import VideoDecodeError, decode_frames, step_times
+from .video_frames import VideoDecodeError, iter_frames, step_times
 
 
 logger = logging.getLogger(__name__)
@@ -89,13 +89,12 @@ def build_record(
     duration = waveform.shape[0] / info.sampling_rate
     times = step_times(duration, info.step_seconds)
     distributions: list[list[np.ndarray]] = [[] for _ in teachers]
-    for start in range(0, len(times), frames_per_batch):
-        try:
-            frames = decode_frames(path, times[start : start + frames_per_batch], device=device)
-        except VideoDecodeError as err:
-            raise RecordError(str(err)) from err
-        for i, teacher in enumerate(teachers):
-            distributions[i].append(teacher(frames))
+    try:
+        for frames in iter_frames(path, times, frames_per_batch, device=device):
+            for i, teacher in enumerate(teachers):
+                distributions[i].append(teacher(frames))
+    except VideoDecodeError as err:
+        raise RecordError(str(err)) from err
     record = {
         "key": key,
         "source": str(path),

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio_io import AudioLoadError, _ffmpeg_words
+from .audio_io import AudioLoadError, ffmpeg_words
 from .configuration_soundnet import SoundNetConfig
 from .fast_forward import FastSoundNet
 from .feature_extraction_soundnet import SoundNetFeatureExtractor, downmix
@@ -243,7 +243,7 @@ def iter_file_waveform(
         decoder = AudioDecoder(str(path))
         metadata = decoder.metadata
     except Exception as err:
-        raise AudioLoadError(f"{path}: cannot decode audio ({_ffmpeg_words(err)}).") from err
+        raise AudioLoadError(f"{path}: cannot decode audio ({ffmpeg_words(err)}).") from err
     if metadata.sample_rate == sampling_rate:
         yield from _iter_ranges(decoder, path, sampling_rate, piece_seconds, channel_mode)
     else:

@@ -7,8 +7,11 @@ than one step has a single step whose frame is taken at the middle of the clip.
 
 import math
 import os
+from collections.abc import Iterator
 
 import torch
+
+from .audio_io import ffmpeg_words
 
 
 class VideoDecodeError(ValueError):
@@ -29,19 +32,22 @@ def step_times(duration: float, step_seconds: float) -> list[float]:
     return [(t + 0.5) * step_seconds for t in range(num_teacher_steps(duration, step_seconds))]
 
 
-def decode_frames(path: str | os.PathLike, times: list[float], device: str | torch.device = "cpu") -> torch.Tensor:
+def iter_frames(
+    path: str | os.PathLike, times: list[float], frames_per_batch: int, device: str | torch.device = "cpu"
+) -> Iterator[torch.Tensor]:
     """
-    The frames shown at `times` seconds.
+    The frames shown at `times` seconds, `frames_per_batch` at a time, from one decoder opened once.
 
     Times past the last frame (a video stream slightly shorter than its audio) are clamped to the last frame.
 
     Args:
         path: a video file.
         times: `num_frames` times in seconds.
+        frames_per_batch: frames per yielded tensor (bounds the memory of long videos).
         device: where torchcodec decodes (`"cuda"` uses NVDEC when torchcodec was built with it).
 
-    Returns:
-        `torch.ByteTensor` of shape `(num_frames, 3, height, width)`, RGB.
+    Yields:
+        `torch.ByteTensor` of shape `(frames, 3, height, width)`, RGB, in the order of `times`.
 
     Raises:
         VideoDecodeError: no video stream, or an undecodable file.
@@ -58,12 +64,12 @@ def decode_frames(path: str | os.PathLike, times: list[float], device: str | tor
         # Half a frame before the end is still inside the last frame's display interval.
         last = end - 0.5 / (metadata.average_fps or 25.0)
         clamped = [min(max(t, begin), max(begin, last)) for t in times]
-        return decoder.get_frames_played_at(seconds=clamped).data
+        for start in range(0, len(clamped), frames_per_batch):
+            yield decoder.get_frames_played_at(seconds=clamped[start : start + frames_per_batch]).data
     except VideoDecodeError:
         raise
     except Exception as err:  # torchcodec raises RuntimeError/ValueError/IndexError with FFmpeg's words
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise VideoDecodeError(f"{path}: cannot decode video frames ({message}).") from err
+        raise VideoDecodeError(f"{path}: cannot decode video frames ({ffmpeg_words(err)}).") from err
 
 
-__all__ = ["VideoDecodeError", "decode_frames", "num_teacher_steps", "step_times"]
+__all__ = ["VideoDecodeError", "iter_frames", "num_teacher_steps", "step_times"]
