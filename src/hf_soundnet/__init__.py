@@ -5,13 +5,8 @@ Training and data modules (`hf_soundnet.trainer_soundnet`, `hf_soundnet.corpus`)
 `import hf_soundnet` needs neither `datasets` nor `accelerate`.
 """
 
-from transformers import (
-    AutoConfig,
-    AutoFeatureExtractor,
-    AutoModel,
-    AutoModelForAudioClassification,
-    AutoModelForPreTraining,
-)
+import transformers
+from transformers import AutoConfig, AutoFeatureExtractor
 
 from .audio_io import AudioLoadError, load_audio
 from .configuration_soundnet import SOUNDNET_VARIANTS, SoundNetConfig
@@ -30,19 +25,17 @@ from .pipeline_soundnet import SoundNetAudioClassificationPipeline
 
 __version__ = "0.1.0"
 
+# Registration with the Auto classes, and code upload: `save_pretrained` copies the module files and writes
+# `auto_map`, so a saved or pushed checkpoint also loads with `trust_remote_code=True` where hf_soundnet is not
+# installed. The model classes come from one table, `SoundNetPreTrainedModel._remote_code_auto_map`.
 AutoConfig.register("soundnet", SoundNetConfig, exist_ok=True)
-AutoModel.register(SoundNetConfig, SoundNetModel, exist_ok=True)
-AutoModelForPreTraining.register(SoundNetConfig, SoundNetForPreTraining, exist_ok=True)
-AutoModelForAudioClassification.register(SoundNetConfig, SoundNetForAudioClassification, exist_ok=True)
-AutoFeatureExtractor.register(SoundNetConfig, SoundNetFeatureExtractor, exist_ok=True)
-
-# Code upload: `save_pretrained` copies the module files and writes `auto_map`, so a saved or pushed checkpoint also
-# loads with `trust_remote_code=True` where hf_soundnet is not installed (the model classes write every view's entry).
 SoundNetConfig.register_for_auto_class("AutoConfig")
-SoundNetModel.register_for_auto_class("AutoModel")
-SoundNetForPreTraining.register_for_auto_class("AutoModelForPreTraining")
-SoundNetForAudioClassification.register_for_auto_class("AutoModelForAudioClassification")
+AutoFeatureExtractor.register(SoundNetConfig, SoundNetFeatureExtractor, exist_ok=True)
 SoundNetFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
+for _auto_name, _class_name in SoundNetPreTrainedModel._remote_code_auto_map.items():
+    _model_class = globals()[_class_name]
+    getattr(transformers, _auto_name).register(SoundNetConfig, _model_class, exist_ok=True)
+    _model_class.register_for_auto_class(_auto_name)
 
 __all__ = [
     "SOUNDNET_VARIANTS",

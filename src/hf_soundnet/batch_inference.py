@@ -19,6 +19,7 @@ from transformers import BatchFeature
 
 from .audio_io import load_audio
 from .feature_extraction_soundnet import SoundNetFeatureExtractor
+from .modeling_soundnet import has_heads, trunk_of
 
 
 AudioSource = str | os.PathLike | bytes | dict
@@ -206,16 +207,6 @@ class ForwardOutput(NamedTuple):
     hidden_states: tuple[torch.Tensor, ...]
     object_logits: torch.Tensor | None
     scene_logits: torch.Tensor | None
-
-
-def trunk_of(model: torch.nn.Module) -> torch.nn.Module:
-    """The `SoundNetModel` inside any SoundNet model (or the model itself)."""
-    return getattr(model, "soundnet", model)
-
-
-def has_heads(model: torch.nn.Module) -> bool:
-    """Whether `model` carries the released conv8 object and scene heads."""
-    return hasattr(model, "object_head") and hasattr(model, "scene_head")
 
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}

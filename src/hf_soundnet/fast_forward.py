@@ -37,7 +37,7 @@ from torch.nn import functional as F
 from transformers.utils import ModelOutput
 
 from .configuration_soundnet import SoundNetConfig
-from .modeling_soundnet import SoundNetModel, conv_output_length
+from .modeling_soundnet import SoundNetModel, conv_output_length, has_heads, trunk_of
 
 
 # Bytes of one tile's GEMM input and output on CPU (rows x (K + N) floats): 4,096 rows of conv1 (80 inputs, 8 x 16
@@ -232,7 +232,7 @@ class FastSoundNet(nn.Module):
             groups: conv frames per GEMM row for each block (defaults to `default_group`); each must divide the pool.
             methods: `"gemm"` or `"conv"` for each block (defaults to `default_method`).
         """
-        trunk = model if isinstance(model, SoundNetModel) else getattr(model, "soundnet", None)
+        trunk = trunk_of(model)
         if not isinstance(trunk, SoundNetModel):
             raise TypeError(f"Expected a SoundNet model, got {type(model).__name__}.")
         config = trunk.config
@@ -253,7 +253,7 @@ class FastSoundNet(nn.Module):
             weight = block_weight_matrix(weight, spec) if method == "gemm" else weight
             blocks.append((spec, weight.float(), bias.float()))
         head = None
-        if hasattr(model, "object_head") and hasattr(model, "scene_head"):
+        if has_heads(model):
             weight = torch.cat([model.object_head.weight, model.scene_head.weight]).float()  # (classes, C, k)
             bias = torch.cat([model.object_head.bias, model.scene_head.bias]).float()
             head = (weight.permute(2, 1, 0).reshape(-1, weight.shape[0]), bias)  # (kernel * C, classes)

@@ -142,6 +142,16 @@ def masked_mean(values: torch.Tensor, lengths: torch.Tensor | None, dim: int) ->
     return (values * mask).sum(dim=dim) / lengths.reshape([-1] + [1] * (values.dim() - 2)).to(values.dtype)
 
 
+def trunk_of(model: nn.Module) -> nn.Module:
+    """The `SoundNetModel` inside any SoundNet model (or the model itself)."""
+    return getattr(model, "soundnet", model)
+
+
+def has_heads(model: nn.Module) -> bool:
+    """Whether `model` carries the conv8 object and scene heads (pre-training, or the released classifier view)."""
+    return hasattr(model, "object_head") and hasattr(model, "scene_head")
+
+
 class SoundNetPreTrainedModel(PreTrainedModel):
     """Weight initialisation, loading, and the length arithmetic shared by every SoundNet model."""
 
@@ -487,4 +497,6 @@ __all__ = [
     "SoundNetModel",
     "SoundNetModelOutput",
     "SoundNetPreTrainedModel",
+    "has_heads",
+    "trunk_of",
 ]
