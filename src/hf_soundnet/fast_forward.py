@@ -37,7 +37,7 @@ from torch.nn import functional as F
 from transformers.utils import ModelOutput
 
 from .configuration_soundnet import SoundNetConfig
-from .modeling_soundnet import SoundNetModel, conv_output_length, has_heads, trunk_of
+from .modeling_soundnet import SoundNetModel, block_output_lengths, conv_output_length, has_heads, trunk_of
 
 
 # Bytes of one tile's GEMM input and output on CPU (rows x (K + N) floats): 4,096 rows of conv1 (80 inputs, 8 x 16
@@ -79,8 +79,7 @@ class FastBlockSpec:
 
     def output_length(self, length: int) -> int:
         """Frames out of the block (after its pool) for `length` frames in."""
-        conv = (length + 2 * self.padding - self.kernel) // self.stride + 1
-        return max(conv, 0) // self.pool
+        return conv_output_length(length, self.kernel, self.stride, self.padding) // self.pool
 
 
 @dataclass
@@ -331,14 +330,7 @@ class FastSoundNet(nn.Module):
 
     def output_lengths(self, input_lengths: torch.Tensor | int) -> list[torch.Tensor]:
         """Valid frames per block for clips of `input_lengths` samples (the eager model's floor formulas)."""
-        lengths = torch.as_tensor(input_lengths, dtype=torch.long)
-        per_block = []
-        for spec in self.specs:
-            lengths = torch.div(
-                conv_output_length(lengths, spec.kernel, spec.stride, spec.padding), spec.pool, rounding_mode="floor"
-            )
-            per_block.append(lengths)
-        return per_block
+        return block_output_lengths(self.config, input_lengths)
 
     @torch.inference_mode()
     def forward(

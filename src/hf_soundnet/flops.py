@@ -1,10 +1,7 @@
 """Multiply-add count of a SoundNet forward, from the config's layer table (for throughput in GFLOP/s)."""
 
 from .configuration_soundnet import SoundNetConfig
-
-
-def _conv_length(length: int, kernel: int, stride: int, padding: int) -> int:
-    return max(0, (length + 2 * padding - kernel) // stride + 1)
+from .modeling_soundnet import conv_output_length
 
 
 def forward_flops(config: SoundNetConfig, num_samples: int, heads: bool = True) -> dict[str, int]:
@@ -27,11 +24,11 @@ def forward_flops(config: SoundNetConfig, num_samples: int, heads: bool = True) 
         config.pool_kernel_sizes,
     )
     for name, out_channels, kernel, stride, padding, pool in layers:
-        frames = _conv_length(length, kernel, stride, padding)
+        frames = conv_output_length(length, kernel, stride, padding)
         flops[name] = 2 * in_channels * kernel * out_channels * frames
         length, in_channels = frames // pool, out_channels
     if heads:
-        steps = _conv_length(length, config.head_kernel_size, config.head_stride, config.head_padding)
+        steps = conv_output_length(length, config.head_kernel_size, config.head_stride, config.head_padding)
         classes = config.num_object_classes + config.num_scene_classes
         flops["conv8"] = 2 * in_channels * config.head_kernel_size * classes * steps
     flops["total"] = sum(flops.values())

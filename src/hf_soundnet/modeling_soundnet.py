@@ -115,9 +115,31 @@ class SoundNetConvBlock(nn.Module):
         return self.pool(self.act(self.norm(self.conv(hidden_states))))
 
 
-def conv_output_length(length: torch.Tensor, kernel: int, stride: int, padding: int) -> torch.Tensor:
-    """Floor formula of a convolution: `(length + 2 * padding - kernel) // stride + 1`, clamped at 0."""
+def conv_output_length(length: torch.Tensor | int, kernel: int, stride: int, padding: int) -> torch.Tensor | int:
+    """Floor formula of a convolution: `(length + 2 * padding - kernel) // stride + 1`, clamped at 0 (int or tensor)."""
+    if isinstance(length, int):
+        return max(0, (length + 2 * padding - kernel) // stride + 1)
     return torch.clamp(torch.div(length + 2 * padding - kernel, stride, rounding_mode="floor") + 1, min=0)
+
+
+def block_output_lengths(config: SoundNetConfig, input_lengths: torch.Tensor | int) -> list[torch.Tensor]:
+    """
+    Valid frames of every block's output (after its pool) for clips of `input_lengths` samples.
+
+    Args:
+        input_lengths (`torch.LongTensor` of shape `(batch_size,)` or `int`): samples per clip.
+
+    Returns:
+        `list[torch.LongTensor]`: one tensor of shape `(batch_size,)` per block, in order.
+    """
+    lengths = torch.as_tensor(input_lengths, dtype=torch.long)
+    per_block = []
+    for kernel, stride, padding, pool in zip(
+        config.conv_kernel_sizes, config.conv_strides, config.conv_paddings, config.pool_kernel_sizes
+    ):
+        lengths = torch.div(conv_output_length(lengths, kernel, stride, padding), pool, rounding_mode="floor")
+        per_block.append(lengths)
+    return per_block
 
 
 def mask_frames(hidden_states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -185,16 +207,7 @@ class SoundNetPreTrainedModel(PreTrainedModel):
         Returns:
             `list[torch.LongTensor]`: one tensor of shape `(batch_size,)` per block, in order.
         """
-        config = self.config
-        lengths = torch.as_tensor(input_lengths, dtype=torch.long)
-        per_block = []
-        for kernel, stride, padding, pool in zip(
-            config.conv_kernel_sizes, config.conv_strides, config.conv_paddings, config.pool_kernel_sizes
-        ):
-            lengths = conv_output_length(lengths, kernel, stride, padding)
-            lengths = torch.div(lengths, pool, rounding_mode="floor")
-            per_block.append(lengths)
-        return per_block
+        return block_output_lengths(self.config, input_lengths)
 
     def get_head_lengths(self, input_lengths: torch.Tensor | int) -> torch.Tensor:
         """Number of conv8 steps for clips of `input_lengths` samples; shape `(batch_size,)`."""
@@ -497,6 +510,8 @@ __all__ = [
     "SoundNetModel",
     "SoundNetModelOutput",
     "SoundNetPreTrainedModel",
+    "block_output_lengths",
+    "conv_output_length",
     "has_heads",
     "trunk_of",
 ]

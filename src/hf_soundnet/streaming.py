@@ -30,6 +30,7 @@ from .configuration_soundnet import SoundNetConfig
 from .fast_forward import FastSoundNet
 from .feature_extraction_soundnet import SoundNetFeatureExtractor, downmix
 from .layer_features import HEAD_LAYER
+from .modeling_soundnet import conv_output_length
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class _Stream:
         length = data.shape[-1]
         last_frames = int(fast.output_lengths(length)[self.num_blocks - 1])
         config = fast.config
-        head_steps = (last_frames + 2 * config.head_padding - config.head_kernel_size) // config.head_stride + 1
+        head_steps = conv_output_length(last_frames, config.head_kernel_size, config.head_stride, config.head_padding)
         compute_heads = self.heads and head_steps >= 1
         outputs = fast(data[None], num_blocks=self.num_blocks, compute_heads=compute_heads)
         first, values = {}, {}
