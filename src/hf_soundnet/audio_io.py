@@ -18,6 +18,12 @@ def _decoder(source, sampling_rate: int | None):
     return AudioDecoder(source, sample_rate=sampling_rate)
 
 
+def preload_decoder() -> None:
+    """Imports torchcodec's decoders now (loading FFmpeg's libraries takes most of a second), so that processes
+    forked afterwards, such as DataLoader workers, start decoding at once."""
+    import torchcodec.decoders  # noqa: F401
+
+
 def ffmpeg_words(err: Exception) -> str:
     """FFmpeg's own message from a torchcodec error, without the C++ source location torchcodec puts first:
     `SingleStreamDecoder, /.../SingleStreamDecoder.cpp:51, Could not open input file: x Invalid data ...` ->
@@ -69,4 +75,4 @@ def load_audio(source: str | os.PathLike | bytes, sampling_rate: int = 22050, na
     return np.ascontiguousarray(data, dtype=np.float32)
 
 
-__all__ = ["AudioLoadError", "ffmpeg_words", "load_audio"]
+__all__ = ["AudioLoadError", "ffmpeg_words", "load_audio", "preload_decoder"]

@@ -14,10 +14,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
-from transformers import BatchFeature
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, Dataset, default_collate
 
-from .audio_io import load_audio
+from .audio_io import load_audio, preload_decoder
 from .feature_extraction_soundnet import SoundNetFeatureExtractor
 from .modeling_soundnet import has_heads, trunk_of
 
@@ -119,32 +119,47 @@ class AudioBatch:
     A padded batch of the decodable clips of one loader step, and the failures of that step.
 
     Args:
-        items: the successfully decoded items, in the order of the rows of `input_values`.
+        items: the successfully decoded items, in the order of the rows of `input_values` (their own
+            `input_values` are dropped once padded: row `i` up to `num_samples[i]` is item `i`'s audio).
         failures: the items that carry an error.
         input_values: `torch.FloatTensor` of shape `(batch_size, max_num_samples)`, or None when every item failed.
-        attention_mask: `torch.LongTensor` of shape `(batch_size, max_num_samples)`, 1 on real samples.
+        num_samples: `torch.LongTensor` of shape `(batch_size,)`, the valid samples of each row.
     """
 
     items: list[AudioItem]
     failures: list[AudioItem]
     input_values: torch.Tensor | None = None
-    attention_mask: torch.Tensor | None = None
+    num_samples: torch.Tensor | None = None
 
     @property
-    def num_samples(self) -> torch.Tensor:
-        """Valid samples per row, `(batch_size,)`."""
-        return self.attention_mask.sum(-1).to(torch.long)
+    def attention_mask(self) -> torch.Tensor | None:
+        """`torch.LongTensor` of shape `(batch_size, max_num_samples)`, 1 on real samples (built on demand: a
+        worker sends only `num_samples`, as the int64 mask would be twice the size of the audio)."""
+        if self.input_values is None:
+            return None
+        frames = torch.arange(self.input_values.shape[1], device=self.num_samples.device)
+        return (frames[None, :] < self.num_samples[:, None]).long()
+
+    @property
+    def is_padded(self) -> bool:
+        """Whether any row is shorter than the batch (else the model needs no mask)."""
+        return self.input_values is not None and bool((self.num_samples < self.input_values.shape[1]).any())
 
     def pin_memory(self) -> "AudioBatch":
         """Page-locked copies of the tensors (called by the DataLoader when `pin_memory=True`)."""
         if self.input_values is not None:
             self.input_values = self.input_values.pin_memory()
-            self.attention_mask = self.attention_mask.pin_memory()
+            self.num_samples = self.num_samples.pin_memory()
         return self
 
 
 class AudioBatchCollator:
-    """Splits items into failures and clips, and pads the clips with the feature extractor's `pad`."""
+    """
+    Splits items into failures and clips, and pads the clips at the end with the feature extractor's
+    `padding_value` (as its `pad(padding="longest")` does). The rows are stacked by torch's `default_collate`, which in
+    a DataLoader worker writes them straight into shared memory: the main process maps the batch instead of
+    receiving a copy through a pipe.
+    """
 
     def __init__(self, feature_extractor: SoundNetFeatureExtractor):
         self.feature_extractor = feature_extractor
@@ -153,14 +168,16 @@ class AudioBatchCollator:
         good = [item for item in items if item.error is None]
         batch = AudioBatch(items=good, failures=[item for item in items if item.error is not None])
         if good:
-            padded = self.feature_extractor.pad(
-                BatchFeature({"input_values": [item.input_values for item in good]}),
-                padding="longest",
-                return_attention_mask=True,
-                return_tensors="pt",
-            )
-            batch.input_values = padded["input_values"].to(torch.float32)
-            batch.attention_mask = padded["attention_mask"].to(torch.long)
+            rows = [torch.from_numpy(item.input_values).to(torch.float32) for item in good]
+            lengths = [row.shape[0] for row in rows]
+            width, value = max(lengths), float(self.feature_extractor.padding_value)
+            rows = [
+                F.pad(row, (0, width - row.shape[0]), value=value) if row.shape[0] < width else row for row in rows
+            ]
+            batch.input_values = default_collate(rows)
+            batch.num_samples = torch.tensor(lengths, dtype=torch.long)
+            for item in good:  # the rows of `input_values` hold the audio now; a worker would send it twice
+                item.input_values = None
         return batch
 
 
@@ -179,6 +196,8 @@ def make_loader(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    if num_workers > 0:
+        preload_decoder()  # forked workers inherit FFmpeg's libraries instead of each loading them (0.85 s here)
     sizes_are_cheap = isinstance(dataset.sources, (list, tuple))  # a lazy column would be read whole to sort
     batches = (
         length_sorted_batches(dataset.sources, batch_size)
@@ -278,11 +297,13 @@ def run_batches(
     Yields each loader batch with its [`forward_batch`] output (None when every item of the batch failed), run by
     [`inference_engine`]`(model, fast, precision)`.
     """
+    batches = iter(loader)  # worker processes start decoding while the engine is built
     engine = inference_engine(model, fast=fast, precision=precision)
-    for batch in loader:
+    for batch in batches:
         output = None
         if batch.items:
-            output = forward_batch(engine, batch.input_values, batch.attention_mask, num_blocks=num_blocks)
+            mask = batch.attention_mask if batch.is_padded else None  # an unpadded batch needs no mask
+            output = forward_batch(engine, batch.input_values, mask, num_blocks=num_blocks)
         yield batch, output
 
 

@@ -47,10 +47,10 @@ def decode_labelled_audio(
     rows = []
     for batch in make_loader(dataset, batch_size=8, num_workers=num_workers):
         skipped.extend((item.name, item.error) for item in batch.failures)
-        rows += [
-            {WAVEFORM_COLUMN: item.input_values, "label": int(data.labels[item.index]), "fold": int(folds[item.index])}
-            for item in batch.items
-        ]
+        if batch.items:  # row i up to num_samples[i] is item i's audio; copied out of the (shared-memory) batch
+            for item, values, length in zip(batch.items, batch.input_values, batch.num_samples.tolist()):
+                label, fold = int(data.labels[item.index]), int(folds[item.index])
+                rows.append({WAVEFORM_COLUMN: values[:length].clone().numpy(), "label": label, "fold": fold})
         if progress is not None:
             progress(len(batch.items) + len(batch.failures))
     # Held in memory before `from_list` writes Arrow: about 0.9 GB of float32 for ESC-50's 2,000 clips of 5 s.

@@ -19,12 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 from tqdm.auto import tqdm
 
-from ..batch_inference import AudioFileDataset, has_heads, make_loader, run_batches
-from ..categories import OBJECT_PREFIX, SCENE_PREFIX
-from ..layer_features import clip_step_probabilities
+from ..batch_inference import has_heads
+from ..file_classification import classify_files
 from .common import (
     EXIT_FAILED_FILES,
     EXIT_OK,
@@ -40,52 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
     parser.add_argument("--output", type=Path, help="JSON Lines file (appended to, resumable); stdout when unset.")
     parser.add_argument("--top-k", type=int, default=5, help="Objects and scenes per file (default: %(default)s).")
-
-
-def head_labels(config) -> tuple[list[str], list[str]]:
-    """Object and scene names from the checkpoint's `id2label` (objects first), without their prefixes."""
-    names = [config.id2label[i] for i in range(config.num_object_classes + config.num_scene_classes)]
-    strip = [
-        name[len(prefix) :] if name.startswith(prefix) else name
-        for name, prefix in zip(
-            names, [OBJECT_PREFIX] * config.num_object_classes + [SCENE_PREFIX] * config.num_scene_classes
-        )
-    ]
-    return strip[: config.num_object_classes], strip[config.num_object_classes :]
-
-
-def top_k(probabilities: np.ndarray, labels: list[str], k: int) -> list[dict]:
-    """The `k` most probable labels of `probabilities` `(num_classes,)`, most probable first."""
-    order = np.argsort(-probabilities, kind="stable")[:k]
-    return [{"label": labels[i], "probability": float(probabilities[i])} for i in order]
-
-
-def classification_record(
-    path: str,
-    duration_s: float,
-    object_steps: np.ndarray,
-    scene_steps: np.ndarray,
-    labels: tuple[list[str], list[str]],
-    k: int,
-    step_seconds: float,
-) -> dict:
-    """The JSON object of one file from its per-step probabilities `(steps, classes)` of both heads."""
-    objects, scenes = labels
-    timeline = [
-        {
-            "start_s": round(step * step_seconds, 6),
-            "object": top_k(object_steps[step], objects, 1)[0],
-            "scene": top_k(scene_steps[step], scenes, 1)[0],
-        }
-        for step in range(object_steps.shape[0])
-    ]
-    return {
-        "path": path,
-        "duration_s": round(duration_s, 6),
-        "objects": top_k(object_steps.mean(axis=0), objects, k),
-        "scenes": top_k(scene_steps.mean(axis=0), scenes, k),
-        "timeline": timeline,
-    }
 
 
 def read_done(output: Path) -> set[str]:
@@ -128,34 +80,29 @@ def run(args: argparse.Namespace) -> int:
     model, extractor = load_model(args)
     if not has_heads(model):
         raise UsageError(f"{args.model} has no object/scene heads (classifier_type={model.config.classifier_type!r}).")
-    labels = head_labels(model.config)
-    step_seconds = model.config.head_hop / extractor.sampling_rate
-    dataset = AudioFileDataset([str(item.path) for item in pending], extractor)
-    loader = make_loader(
-        dataset,
+    records = classify_files(
+        model,
+        extractor,
+        [str(item.path) for item in pending],
+        top_k=args.top_k,
         batch_size=args.batch_size,
         num_workers=args.num_workers,
-        pin_memory=next(model.parameters()).device.type == "cuda",
+        fast=not args.eager,
+        precision=args.precision,
     )
-
     failures, audio_seconds, started = 0, 0.0, time.perf_counter()
     sink = args.output.open("a", encoding="utf-8") if args.output else sys.stdout
     try:
         with tqdm(total=len(pending), unit="file", desc="classify", disable=args.quiet, file=sys.stderr) as bar:
-            for batch, output in run_batches(model, loader, fast=not args.eager, precision=args.precision):
-                for item in batch.failures:
+            for record in records:
+                if "error" in record:
                     failures += 1
-                    tqdm.write(f"soundnet classify: {item.error}", file=sys.stderr)
-                    sink.write(json.dumps({"path": item.name, "error": item.error}) + "\n")
-                if output is not None:
-                    for item, (objects, scenes) in zip(batch.items, clip_step_probabilities(model, batch, output)):
-                        record = classification_record(
-                            item.name, item.duration_s, objects, scenes, labels, args.top_k, step_seconds
-                        )
-                        sink.write(json.dumps(record) + "\n")
-                        audio_seconds += item.duration_s
-                sink.flush()
-                bar.update(len(batch.items) + len(batch.failures))
+                    tqdm.write(f"soundnet classify: {record['error']}", file=sys.stderr)
+                else:
+                    audio_seconds += record["duration_s"]
+                sink.write(json.dumps(record) + "\n")
+                sink.flush()  # a killed run resumes from what is on disk
+                bar.update(1)
     finally:
         if sink is not sys.stdout:
             sink.close()
@@ -173,4 +120,4 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_FAILED_FILES if failures else EXIT_OK
 
 
-__all__ = ["add_arguments", "classification_record", "head_labels", "read_done", "run", "top_k"]
+__all__ = ["add_arguments", "read_done", "run"]
