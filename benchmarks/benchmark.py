@@ -1,10 +1,11 @@
 """SoundNet throughput on this machine: everything measured side by side in one run, reported as a markdown table.
 
 Sections (ratios are against baselines measured in the same run):
-  (a) end-to-end classification of a folder of 30 s 44.1 kHz stereo MP3s: a naive per-file loop (librosa load at
-      22,050 Hz, eager forward under `torch.inference_mode`), transformers' `pipeline("audio-classification")` with
-      file paths, the fast path (DataLoader worker processes decoding with torchcodec + `FastSoundNet`), and the
-      `soundnet classify` CLI (a subprocess);
+  (a) end-to-end classification of a folder of 30 s 44.1 kHz stereo MP3s (128 by default, about an hour): a naive
+      per-file loop (librosa load at 22,050 Hz, eager forward under `torch.inference_mode`), in this process and as
+      a script (start-up included), transformers' `pipeline("audio-classification")` with file paths, the shipped
+      `classify_files` in this process (DataLoader workers decoding with torchcodec + `FastSoundNet`), and the
+      `soundnet classify` CLI (a subprocess, start-up included, and its own after-start-up rate);
   (b) model forward: eager `SoundNetForPreTraining` (Conv-BN-ReLU-pool stack and heads) vs `FastSoundNet`, audio s/s,
       GFLOP/s (`hf_soundnet.flops.forward_flops`) and share of the fp32 peak (estimated from lscpu, and measured as a
       large matmul's GFLOP/s: "attainable");
@@ -15,7 +16,7 @@ Sections (ratios are against baselines measured in the same run):
 
 Timings are medians of interleaved repetitions; the spread (min-max) is printed to show the machine's noise.
 
-    python benchmarks/benchmark.py [--quick] [--model soundnet8] [--files 16] [--workers 1]
+    python benchmarks/benchmark.py [--quick] [--model soundnet8] [--files 128] [--sections abcd]
 """
 
 import argparse
@@ -226,6 +227,7 @@ def bench_decode(args, paths: list[Path], rows: list[dict]) -> None:
     from hf_soundnet.streaming import iter_file_waveform
 
     torch.set_num_threads(1)
+    paths = paths[: args.decode_files]  # a per-worker rate: a few dozen files measure it
     audio = len(paths) * FILE_SECONDS
     functions = {
         "whole": lambda: [load_audio(p) for p in paths],
@@ -327,57 +329,28 @@ def _skipped(section: str, what: str, why: str) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- (a) end to end
-class _DecodedClips(torch.utils.data.Dataset):
-    """Worker-side decoding with torchcodec: a path -> mono `input_values` (x256), channels averaged by FFmpeg
-    before resampling (like librosa's `mono=True`; 8% faster than resampling both channels)."""
+NAIVE_SCRIPT = '''"""The existing ports' script: librosa load at 22,050 Hz mono, then an eager forward per file."""
+import sys
+from pathlib import Path
 
-    def __init__(self, paths: list[Path]):
-        self.paths = paths
+import librosa
+import torch
+from transformers import AutoModelForAudioClassification
 
-    def __len__(self) -> int:
-        return len(self.paths)
+from hf_soundnet import SoundNetConfig, SoundNetForAudioClassification
 
-    def __getitem__(self, index: int) -> torch.Tensor:
-        from torchcodec.decoders import AudioDecoder
-
-        decoder = AudioDecoder(str(self.paths[index]), sample_rate=22050, num_channels=1)
-        return decoder.get_all_samples().data[0] * 256.0
-
-
-def _pad(clips: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    length = max(c.shape[0] for c in clips)
-    values = torch.zeros(len(clips), length)
-    mask = torch.zeros(len(clips), length, dtype=torch.long)
-    for i, clip in enumerate(clips):
-        values[i, : clip.shape[0]], mask[i, : clip.shape[0]] = clip, 1
-    return values.pin_memory() if torch.cuda.is_available() else values, mask
-
-
-def _worker_init(_):
-    torch.set_num_threads(1)
-
-
-def fast_path_top1(paths: list[Path], fast, workers: int, batch: int) -> list[int]:
-    """DataLoader worker processes decode while the main process runs FastSoundNet: top-1 scene per file."""
-    loader = torch.utils.data.DataLoader(
-        _DecodedClips(paths),
-        batch_size=batch,
-        num_workers=workers,
-        collate_fn=_pad,
-        worker_init_fn=_worker_init,
-        prefetch_factor=4 if workers else None,
-        persistent_workers=False,
-    )
-    top = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, threads - workers))  # the decode workers have their cores
-    for values, mask in loader:
-        outputs = fast(values, attention_mask=mask)
-        steps = torch.arange(outputs.scene_logits.shape[1])[None, :] < outputs.step_lengths[:, None]
-        probs = (outputs.scene_logits.softmax(-1) * steps[..., None]).sum(1) / outputs.step_lengths[:, None]
-        top += probs.argmax(-1).tolist()
-    torch.set_num_threads(threads)
-    return top
+checkpoint, listing = sys.argv[1], Path(sys.argv[2])
+if checkpoint == "-":
+    model = SoundNetForAudioClassification(SoundNetConfig(classifier_type="pretrained_heads", num_labels=1401))
+else:
+    model = AutoModelForAudioClassification.from_pretrained(checkpoint)
+model.eval()
+with torch.inference_mode():
+    for path in listing.read_text().splitlines():
+        waveform, _ = librosa.load(path, sr=22050, mono=True)
+        objects, scenes = model.clip_probabilities(torch.from_numpy(waveform * 256.0)[None])
+        print(path, int(scenes.argmax(-1)))
+'''
 
 
 def naive_top1(paths: list[Path], classifier) -> list[int]:
@@ -409,11 +382,30 @@ def pipeline_top1(paths: list[Path], model_path: str | None, classifier) -> list
     return top
 
 
-def bench_end_to_end(args, paths: list[Path], classifier, model_path: str | None, rows: list[dict]) -> None:
-    from hf_soundnet.fast_forward import FastSoundNet
+def library_top1(paths: list[Path], classifier, workers: int, threads: int, batch: int) -> list[int]:
+    """The shipped `classify_files` (what `soundnet classify` runs): decoding workers feeding `FastSoundNet`."""
+    from hf_soundnet import SoundNetFeatureExtractor
+    from hf_soundnet.file_classification import classify_files, head_labels
 
-    fast = FastSoundNet.from_model(classifier)
+    extractor = SoundNetFeatureExtractor(channel_mode="mean")  # as librosa's mono=True, for the agreement column
+    scenes = {label: i for i, label in enumerate(head_labels(classifier.config)[1])}
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        records = classify_files(classifier, extractor, paths, top_k=1, batch_size=batch, num_workers=workers)
+        top = {record["path"]: scenes[record["scenes"][0]["label"]] for record in records}
+    finally:
+        torch.set_num_threads(before)
+    return [top[str(path)] for path in paths]
+
+
+def bench_end_to_end(args, paths: list[Path], classifier, model_path: str | None, rows: list[dict]) -> None:
+    from hf_soundnet.cli.common import available_cores, default_parallelism
+
     audio = len(paths) * FILE_SECONDS
+    default_workers, default_threads = default_parallelism("cpu", available_cores())
+    workers = default_workers if args.workers is None else args.workers
+    threads = default_threads if args.e2e_threads is None else args.e2e_threads
     results: dict[str, list[int]] = {}
 
     def run(name, function):
@@ -422,26 +414,41 @@ def bench_end_to_end(args, paths: list[Path], classifier, model_path: str | None
 
         return wrapped
 
+    folder = Path(tempfile.mkdtemp())
+    listing = folder / "files.txt"
+    listing.write_text("".join(f"{path}\n" for path in paths))
+    script = folder / "naive_script.py"
+    script.write_text(NAIVE_SCRIPT)
+
+    def run_naive_script() -> list[int]:
+        done = subprocess.run(
+            [sys.executable, str(script), model_path or "-", str(listing)], check=True, capture_output=True, text=True
+        )
+        return [int(line.rsplit(" ", 1)[1]) for line in done.stdout.splitlines()]
+
     functions = {
         "naive": run("naive", lambda: naive_top1(paths, classifier)),
+        "naive script": run("naive script", run_naive_script),
         "pipeline": run("pipeline", lambda: pipeline_top1(paths, model_path, classifier)),
-        "fast": run("fast", lambda: fast_path_top1(paths, fast, args.workers, args.e2e_batch)),
+        "library": run("library", lambda: library_top1(paths, classifier, workers, threads, args.e2e_batch)),
     }
     what = {
         "naive": "naive loop: librosa.load + eager forward per file",
+        "naive script": "the naive loop as a script (python start-up, imports and model loading included)",
         "pipeline": 'pipeline("audio-classification") with file paths',
-        "fast": f"DataLoader ({args.workers} torchcodec decode worker(s)) + FastSoundNet "
-        f"({max(1, args.threads - args.workers)} thread(s)), batch {args.e2e_batch}",
-        "cli": f"soundnet classify (CLI subprocess, {args.workers} worker(s), "
-        f"{max(1, args.threads - args.workers)} thread(s), batch {args.e2e_batch})",
+        "library": f"classify_files in process ({workers} decode worker(s), FastSoundNet on {threads} thread(s), "
+        f"batch {args.e2e_batch})",
+        "cli": "soundnet classify (CLI subprocess, start-up included; default workers/threads"
+        + (", " + " ".join(args.cli_options) if args.cli_options else "")
+        + ")",
     }
     skipped = []
     if model_path is None:  # the pipeline's labels come from the converted checkpoint
         del functions["pipeline"]
         skipped.append(_skipped("(a) end to end", what["pipeline"], f"no converted checkpoint at {args.model}"))
-    cli, output = _cli_command(paths)
-    cli += ["--num-workers", str(args.workers), "--batch-size", str(args.e2e_batch), "--quiet"]
-    cli += ["--threads", str(max(1, args.threads - args.workers))]  # the same split as the fast path
+    output = folder / "predictions.jsonl"
+    cli = [sys.executable, "-m", "hf_soundnet.cli", "classify", str(listing), "--output", str(output), "--quiet"]
+    cli += ["--model", model_path or args.model, *args.cli_options]
     cli_rates = []
 
     def run_cli() -> None:
@@ -450,7 +457,6 @@ def bench_end_to_end(args, paths: list[Path], classifier, model_path: str | None
         cli_rates.append(float(re.search(r"\((\d+) audio s/s after start-up\)", done.stderr).group(1)))
 
     trial = subprocess.run(cli, capture_output=True, text=True)
-    output.unlink(missing_ok=True)
     if trial.returncode == 0:
         functions["cli"] = run_cli
     else:
@@ -459,26 +465,21 @@ def bench_end_to_end(args, paths: list[Path], classifier, model_path: str | None
     times = interleaved(functions, args.e2e_repeats)
     naive = statistics.median(times["naive"])
     for name, values in times.items():
-        note = ""
-        if name in results and name != "naive":
+        notes = []
+        if name in results and name not in ("naive", "naive script"):
             agree = np.mean(np.array(results[name]) == np.array(results["naive"]))
-            note = f"top-1 scene agrees with the naive loop on {100 * agree:.0f}% of files"
-        rows.append(_row("(a) end to end", what[name], audio, values, naive, note))
+            notes.append(f"top-1 scene agrees with the naive loop on {100 * agree:.0f}% of files")
+        if name == "cli":
+            like_for_like = statistics.median(times["naive script"]) / statistics.median(values)
+            notes.append(f"{like_for_like:.2f}x the naive script (start-up counted in both)")
+        rows.append(_row("(a) end to end", what[name], audio, values, naive, "; ".join(notes)))
     if "cli" in functions:
         after_start_up = [audio / rate for rate in cli_rates]  # as timings of the same audio
         what = "soundnet classify, after its start-up (its own report)"
-        note = "excludes importing transformers and loading the model (a fixed cost per run)"
+        note = "excludes the fixed cost of each run: python, importing torch/transformers, loading the model"
         rows.append(_row("(a) end to end", what, audio, after_start_up, naive, note))
     rows.extend(skipped)
-
-
-def _cli_command(paths: list[Path]) -> tuple[list[str], Path]:
-    """`soundnet classify` over a folder holding exactly the benchmark's files (as links), and its output file."""
-    folder = Path(tempfile.mkdtemp())
-    for path in paths:
-        (folder / path.name).symlink_to(path.resolve())
-    out = folder.parent / f"{folder.name}_predictions.jsonl"
-    return [sys.executable, "-m", "hf_soundnet.cli", "classify", str(folder), "--output", str(out)], out
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------------------- report
@@ -503,22 +504,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--model", default=str(REPO_ROOT / "soundnet8"), help="converted checkpoint (random weights if absent)"
     )
-    parser.add_argument("--files", type=int, default=32, help="30 s MP3s for (a) and (c)")
+    parser.add_argument("--files", type=int, default=128, help="30 s MP3s classified in (a)")
+    parser.add_argument("--decode-files", type=int, default=32, help="the first so many of them decoded in (c)")
     parser.add_argument(
         "--cache-dir",
         type=Path,
         default=None,
         help="where the MP3s are cached (default ~/.cache/hf_soundnet/benchmark/clips)",
     )
-    parser.add_argument("--workers", type=int, default=1, help="DataLoader decode workers of the fast end-to-end path")
     parser.add_argument(
-        "--threads", type=int, default=torch.get_num_threads(), help="torch threads of the main process"
+        "--threads", type=int, default=torch.get_num_threads(), help="torch threads in (b), (c) and (d)"
+    )
+    parser.add_argument(
+        "--workers", type=int, help="decode workers of classify_files in (a) (default: the CLI's default split)"
+    )
+    parser.add_argument("--e2e-threads", type=int, help="torch threads of classify_files in (a) (default: likewise)")
+    parser.add_argument(
+        "--cli-options",
+        nargs=argparse.REMAINDER,
+        default=[],
+        help="options passed on to `soundnet classify` in (a), e.g. --cli-options --num-workers 2 (give it last)",
     )
     parser.add_argument("--batch", type=int, default=8, help="clips per forward in (b)")
     parser.add_argument("--forward-seconds", type=int, default=30, help="clip length in (b)")
     parser.add_argument("--repeats", type=int, default=7, help="interleaved repetitions in (b) and (c)")
     parser.add_argument("--e2e-repeats", type=int, default=3, help="interleaved repetitions in (a)")
-    parser.add_argument("--e2e-batch", type=int, default=4, help="clips per forward in the fast end-to-end path")
+    parser.add_argument("--e2e-batch", type=int, default=8, help="clips per forward of classify_files in (a)")
     parser.add_argument("--train-batch", type=int, default=4, help="20 s crops per training step in (d)")
     parser.add_argument("--train-steps", type=int, default=3, help="timed training steps in (d)")
     parser.add_argument("--bf16", action="store_true", help="also time FastSoundNet with bfloat16 GEMMs in (b)")
@@ -526,7 +537,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny sizes, one repetition")
     args = parser.parse_args(argv)
     if args.quick:
-        args.files, args.batch, args.forward_seconds, args.repeats, args.e2e_repeats = 2, 2, 10, 1, 1
+        args.files, args.decode_files, args.batch, args.forward_seconds, args.repeats = 2, 2, 2, 10, 1
+        args.e2e_repeats = 1
         args.train_batch, args.train_steps, args.e2e_batch = 1, 1, 2
     if args.files < 1 or args.batch < 1 or args.repeats < 1:
         parser.error("--files, --batch and --repeats must be >= 1")
