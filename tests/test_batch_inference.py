@@ -98,3 +98,23 @@ def test_classify_files_equals_the_cli(audio_dir, tmp_path):
         top = scenes[0].topk(2)
         assert [r["label"] for r in records[path]["scenes"]] == [f"s{i}" for i in top.indices.tolist()]
         np.testing.assert_allclose([r["probability"] for r in records[path]["scenes"]], top.values, atol=1e-5)
+
+
+def test_common_arguments_fill_the_split_and_respect_explicit_values():
+    from hf_soundnet.cli import build_parser
+    from hf_soundnet.cli.common import available_cores, check_common_arguments
+
+    before = torch.get_num_threads()
+    try:
+        args = build_parser().parse_args(["classify", "x.wav", "--device", "cpu"])
+        check_common_arguments(args)
+        assert (args.num_workers, args.threads) == default_parallelism("cpu", available_cores())
+        assert args.solo_threads == available_cores()  # streamed files have no workers beside the model
+        assert torch.get_num_threads() == args.threads
+        args = build_parser().parse_args(
+            ["classify", "x.wav", "--device", "cpu", "--num-workers", "0", "--threads", "3"]
+        )
+        check_common_arguments(args)
+        assert (args.num_workers, args.threads, args.solo_threads) == (0, 3, 3)
+    finally:
+        torch.set_num_threads(before)

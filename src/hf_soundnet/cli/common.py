@@ -135,7 +135,8 @@ def default_parallelism(device: str, cores: int) -> tuple[int, int]:
 
 
 def check_common_arguments(args: argparse.Namespace) -> None:
-    """Checks the common options and fills the automatic ones: `device`, `num_workers` and `threads` (set in torch)."""
+    """Checks the common options and fills the automatic ones: `device`, `num_workers`, `threads` (set in torch)
+    and `solo_threads` (for work without decoding workers)."""
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}.")
     if args.num_workers is not None and args.num_workers < 0:
@@ -147,6 +148,8 @@ def check_common_arguments(args: argparse.Namespace) -> None:
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     workers, threads = default_parallelism(args.device, available_cores())
+    # Without decoding workers beside it (streamed files) the model may have every core, unless --threads says.
+    args.solo_threads = args.threads or available_cores()
     args.num_workers = workers if args.num_workers is None else args.num_workers
     args.threads = threads if args.threads is None else args.threads
     torch.set_num_threads(args.threads)

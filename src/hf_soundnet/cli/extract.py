@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from ..audio_io import AudioLoadError
@@ -127,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
     streamed = {str(item.path) for item in pending if (durations.get(str(item.path)) or 0.0) > args.stream_longer_than}
     long_files = [item for item in pending if str(item.path) in streamed]
     pending = [item for item in pending if str(item.path) not in streamed]
-    if long_files:
+    if long_files:  # decoded progressively in this process: no workers, so the model takes every core
+        torch.set_num_threads(args.solo_threads)
         engine = inference_engine(model, fast=True, precision=args.precision)
         for item in tqdm(long_files, unit="file", desc=f"stream {spec.name}", disable=args.quiet, file=sys.stderr):
             try:
@@ -141,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
             write_features(writer, targets[str(item.path)], array, metadata)
         if not pending:
             return report(failures, len(long_files), errors_path)
+        torch.set_num_threads(args.threads)
 
     dataset = AudioFileDataset([str(item.path) for item in pending], extractor)
     loader = make_loader(
