@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _common import REPO_ROOT, default_cache, load_classifier, looped_mp3, shared_dir
 from tqdm.auto import tqdm
 
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 FILE_SECONDS = 30
 
 
@@ -105,15 +105,11 @@ def spread(values: list[float]) -> str:
 
 
 def load_models(model_path: str | None):
-    """The released weights when available (`soundnet8`), else SoundNet-8 with random weights."""
-    from hf_soundnet import SoundNetConfig, SoundNetForAudioClassification, SoundNetForPreTraining
+    """The released weights when available (`soundnet8`), else SoundNet-8 with random weights; and the same weights
+    in `SoundNetForPreTraining` (for the forward and training sections)."""
+    from hf_soundnet import SoundNetForPreTraining
 
-    if model_path and (Path(model_path) / "config.json").is_file():
-        classifier = SoundNetForAudioClassification.from_pretrained(model_path).eval()
-    else:
-        config = SoundNetConfig(classifier_type="pretrained_heads", num_labels=1401)
-        classifier = SoundNetForAudioClassification(config).eval()
-        model_path = None
+    classifier, model_path = load_classifier(model_path)
     pretraining = SoundNetForPreTraining(classifier.config).eval()
     pretraining.load_state_dict(classifier.state_dict(), strict=False)
     return classifier, pretraining, model_path
@@ -196,32 +192,12 @@ def make_mp3s(count: int, cache: Path) -> list[Path]:
     sources = [p for p in sorted((shared_dir() / "audio").glob("*")) if p.suffix in (".mp3", ".wav")]
     if not sources:
         raise SystemExit(f"No recordings in {shared_dir() / 'audio'}: set SOUNDNET_SHARED to the shared data folder.")
-    if shutil.which("ffmpeg") is None:
-        raise SystemExit("ffmpeg is needed to make the benchmark's MP3s: apt-get install ffmpeg.")
-    cache.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in tqdm(range(count), desc="MP3s (cached)", leave=False):
-        path = cache / f"clip_{i:03d}.mp3"
-        if not path.is_file():
-            source = sources[i % len(sources)]
-            command = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(source)]
-            command += ["-ss", str(i * 1.7 % 10), "-t", str(FILE_SECONDS), "-ar", "44100", "-ac", "2", "-b:a", "128k"]
-            command += ["-map_metadata", "-1"]
-            subprocess.run(command + [str(path.with_suffix(".tmp.mp3"))], check=True)
-            path.with_suffix(".tmp.mp3").rename(path)
-        paths.append(path)
-    return paths
+    return [
+        looped_mp3(sources[i % len(sources)], cache / f"clip_{i:03d}.mp3", i * 1.7 % 10, FILE_SECONDS, "128k")
+        for i in tqdm(range(count), desc="MP3s (cached)", leave=False)
+    ]
 
 
-def default_cache() -> Path:
-    return Path(os.environ.get("HF_SOUNDNET_CACHE", Path.home() / ".cache" / "hf_soundnet")) / "benchmark"
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("SOUNDNET_SHARED", REPO_ROOT.parent / "shared"))
-
-
-# ------------------------------------------------------------------------------------------------- (c) decoding
 def bench_decode(args, paths: list[Path], rows: list[dict]) -> None:
     from hf_soundnet import load_audio
     from hf_soundnet.streaming import iter_file_waveform

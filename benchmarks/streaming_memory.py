@@ -11,36 +11,24 @@ would hold conv1's output alone, about 8 GB.
 
 import argparse
 import json
-import os
 import resource
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from _common import REPO_ROOT, default_cache, load_classifier, looped_mp3, shared_dir
 
 
 def make_long_file(hours: float, cache: Path) -> Path:
     """A `hours`-long 44.1 kHz stereo 64 kb/s MP3 of the real recordings, looped (cached)."""
-    shared = Path(os.environ.get("SOUNDNET_SHARED", REPO_ROOT.parent / "shared")) / "audio" / "forest_track.mp3"
+    shared = shared_dir() / "audio" / "forest_track.mp3"
     if not shared.is_file():
         raise SystemExit(f"{shared}: not found; set SOUNDNET_SHARED to the shared data folder.")
-    if shutil.which("ffmpeg") is None:
-        raise SystemExit("ffmpeg is needed to make the long file: apt-get install ffmpeg.")
-    cache.mkdir(parents=True, exist_ok=True)
     path = cache / f"long_{hours:g}h.mp3"
     if not path.is_file():
         print(f"making {path} (once; about a minute per hour of audio)", file=sys.stderr)
-        tmp = path.with_suffix(".tmp.mp3")
-        command = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(shared)]
-        subprocess.run(
-            command + ["-t", str(hours * 3600), "-ar", "44100", "-ac", "2", "-b:a", "64k", str(tmp)], check=True
-        )
-        tmp.rename(path)
-    return path
+    return looped_mp3(shared, path, 0.0, hours * 3600, "64k")
 
 
 def child(path: str, model: str, layers: list[str], chunk_seconds: float) -> None:
@@ -48,15 +36,10 @@ def child(path: str, model: str, layers: list[str], chunk_seconds: float) -> Non
     import torch
     from tqdm.auto import tqdm
 
-    from hf_soundnet import SoundNetConfig, SoundNetForAudioClassification
     from hf_soundnet.fast_forward import FastSoundNet
     from hf_soundnet.streaming import stream_file
 
-    if (Path(model) / "config.json").is_file():
-        network = SoundNetForAudioClassification.from_pretrained(model).eval()
-    else:
-        network = SoundNetForAudioClassification(SoundNetConfig(classifier_type="pretrained_heads", num_labels=1401))
-    fast = FastSoundNet.from_model(network)
+    fast = FastSoundNet.from_model(load_classifier(model)[0])
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     frames, start = {}, time.perf_counter()
     kept = []  # the small outputs are kept, as a user would
@@ -95,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         child(args.child, args.model, args.layers, args.chunk_seconds)
         return 0
-    default = Path(os.environ.get("HF_SOUNDNET_CACHE", Path.home() / ".cache" / "hf_soundnet")) / "benchmark" / "long"
-    cache = args.cache_dir or default
+    cache = args.cache_dir or default_cache() / "long"
     path = make_long_file(args.hours, cache)
     command = [sys.executable, __file__, "--child", str(path), "--model", args.model, "--chunk-seconds"]
     command += [str(args.chunk_seconds), "--layers", *args.layers]

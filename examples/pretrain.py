@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             else "every process reads the whole corpus and keeps its part",
         )
 
+    extractor = SoundNetFeatureExtractor(sampling_rate=info.sampling_rate)  # saved with the checkpoints
     # A resumed run reshuffles with a new seed rather than re-reading (and decoding) the batches it already saw.
     dataset = pretraining_dataset(
         args.corpus,
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         head_teachers=heads,
         shuffle_buffer_size=args.shuffle_buffer,
         seed=args.seed + start_step,
-        input_scale=SoundNetFeatureExtractor().input_scale,
+        input_scale=extractor.input_scale,
         strict=args.strict,
     )
     training_args = distillation_training_arguments(
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         args=training_args,
         train_dataset=dataset,
         data_collator=SoundNetPretrainingCollator(),
-        processing_class=SoundNetFeatureExtractor(sampling_rate=info.sampling_rate),
+        processing_class=extractor,
         record_reads=args.record_reads,
     )
     logger.info(
