@@ -116,5 +116,8 @@ def test_common_arguments_fill_the_split_and_respect_explicit_values():
         )
         check_common_arguments(args)
         assert (args.num_workers, args.threads, args.solo_threads) == (0, 3, 3)
+        args = build_parser().parse_args(["classify", "x.wav", "--device", "cpu", "--num-workers", "0"])
+        check_common_arguments(args)
+        assert args.threads == available_cores()  # no decoding processes: the model takes every core
     finally:
         torch.set_num_threads(before)

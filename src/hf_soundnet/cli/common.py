@@ -113,7 +113,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",
         type=int,
-        help="torch threads of the main process (default: the cores the decoding processes leave, at least 1).",
+        help="torch threads of the main process (default: the cores that the decoding processes leave, at least 1).",
     )
     parser.add_argument("--quiet", action="store_true", help="No progress bar.")
 
@@ -147,11 +147,13 @@ def check_common_arguments(args: argparse.Namespace) -> None:
         raise UsageError("--precision bf16/fp16 needs the fast forward; drop --eager.")
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
-    workers, threads = default_parallelism(args.device, available_cores())
+    cores = available_cores()
     # Without decoding workers beside it (streamed files) the model may have every core, unless --threads says.
-    args.solo_threads = args.threads or available_cores()
-    args.num_workers = workers if args.num_workers is None else args.num_workers
-    args.threads = threads if args.threads is None else args.threads
+    args.solo_threads = args.threads or cores
+    if args.num_workers is None:
+        args.num_workers = default_parallelism(args.device, cores)[0]
+    if args.threads is None:
+        args.threads = max(1, cores - args.num_workers)
     torch.set_num_threads(args.threads)
 
 
