@@ -94,6 +94,9 @@ def classify_files(
         one dict per source, in batch order (not input order): `path`, `duration_s` (before any repetition),
         `objects` and `scenes` (the `top_k` `{"label", "probability"}`), and `timeline` (per conv8 step: `start_s`
         and the top `object` and `scene`); or `{"path", "error"}` for a source that could not be decoded.
+
+    Raises:
+        ValueError: at the call (not at the first record), for a model without heads or `top_k < 1`.
     """
     if not has_heads(model):
         raise ValueError(f"The model has no object/scene heads (classifier_type={model.config.classifier_type!r}).")
@@ -101,6 +104,15 @@ def classify_files(
         raise ValueError(f"top_k must be >= 1, got {top_k}.")
     labels = head_labels(model.config)
     step_seconds = model.config.head_hop / feature_extractor.sampling_rate
+    return _records(
+        model, feature_extractor, sources, names, labels, step_seconds, top_k, batch_size, num_workers, fast, precision
+    )
+
+
+def _records(
+    model, feature_extractor, sources, names, labels, step_seconds, top_k, batch_size, num_workers, fast, precision
+) -> Iterator[dict]:
+    """The generator behind [`classify_files`], once its arguments are checked."""
     dataset = AudioFileDataset(
         [s if isinstance(s, (bytes, dict)) else str(s) for s in sources], feature_extractor, names
     )

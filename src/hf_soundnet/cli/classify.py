@@ -21,7 +21,6 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..batch_inference import has_heads
 from ..file_classification import classify_files
 from .common import (
     EXIT_FAILED_FILES,
@@ -78,18 +77,19 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     model, extractor = load_model(args)
-    if not has_heads(model):
-        raise UsageError(f"{args.model} has no object/scene heads (classifier_type={model.config.classifier_type!r}).")
-    records = classify_files(
-        model,
-        extractor,
-        [str(item.path) for item in pending],
-        top_k=args.top_k,
-        batch_size=args.batch_size,
-        num_workers=args.num_workers,
-        fast=not args.eager,
-        precision=args.precision,
-    )
+    try:
+        records = classify_files(
+            model,
+            extractor,
+            [str(item.path) for item in pending],
+            top_k=args.top_k,
+            batch_size=args.batch_size,
+            num_workers=args.num_workers,
+            fast=not args.eager,
+            precision=args.precision,
+        )
+    except ValueError as err:  # a model without the object/scene heads
+        raise UsageError(f"{args.model}: {err}") from err
     failures, audio_seconds, started = 0, 0.0, time.perf_counter()
     sink = args.output.open("a", encoding="utf-8") if args.output else sys.stdout
     try:

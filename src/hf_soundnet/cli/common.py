@@ -123,15 +123,17 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def default_parallelism(device: str, cores: int) -> tuple[int, int]:
+def default_parallelism(device: str, cores: int, num_workers: int | None = None) -> tuple[int, int]:
     """
-    `(decoding processes, torch threads)` for `cores` cores. On CPU, decoding and resampling an MP3 costs about as
-    much per audio second as the fast forward (0.9 and 0.8 ms per core here), so half the cores decode and the
-    others run the model; more processes than cores only make them wait on each other. With a GPU the model needs
-    little CPU: all cores but one decode.
+    `(decoding processes, torch threads)` for `cores` cores: `num_workers` processes when given, and the model gets
+    the cores they leave. On CPU, decoding and resampling an MP3 costs about as much per audio second as the fast
+    forward (0.9 and 0.8 ms per core here), so by default half the cores decode and the others run the model; more
+    processes than cores only make them wait on each other. With a GPU the model needs little CPU: all cores but one
+    decode.
     """
-    workers = max(1, cores - 1) if device.startswith("cuda") else max(1, cores // 2)
-    return workers, max(1, cores - workers)
+    if num_workers is None:
+        num_workers = max(1, cores - 1) if device.startswith("cuda") else max(1, cores // 2)
+    return num_workers, max(1, cores - num_workers)
 
 
 def check_common_arguments(args: argparse.Namespace) -> None:
@@ -150,10 +152,8 @@ def check_common_arguments(args: argparse.Namespace) -> None:
     cores = available_cores()
     # Without decoding workers beside it (streamed files) the model may have every core, unless --threads says.
     args.solo_threads = args.threads or cores
-    if args.num_workers is None:
-        args.num_workers = default_parallelism(args.device, cores)[0]
-    if args.threads is None:
-        args.threads = max(1, cores - args.num_workers)
+    args.num_workers, threads = default_parallelism(args.device, cores, args.num_workers)
+    args.threads = args.threads or threads
     torch.set_num_threads(args.threads)
 
 
