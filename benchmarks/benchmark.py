@@ -9,7 +9,7 @@ Sections (ratios are against baselines measured in the same run):
   (b) model forward: eager `SoundNetForPreTraining` (Conv-BN-ReLU-pool stack and heads) vs `FastSoundNet`, audio s/s,
       GFLOP/s (`hf_soundnet.flops.forward_flops`) and share of the fp32 peak (estimated from lscpu, and measured as a
       large matmul's GFLOP/s: "attainable");
-  (c) decode throughput per worker: torchcodec whole-file decode + resample, progressive streaming decode, and the
+  (c) decode throughput per worker: torchcodec whole-file decode + soxr resample, progressive streaming decode, and the
       pre-training stream (`hf_soundnet.data_pretraining`) when the [train] extra is installed;
   (d) distillation training step: `SoundNetForPreTraining` forward + backward + Adam on random teacher
       distributions, 20 s crops.
@@ -206,14 +206,14 @@ def bench_decode(args, paths: list[Path], rows: list[dict]) -> None:
     paths = paths[: args.decode_files]  # a per-worker rate: a few dozen files measure it
     audio = len(paths) * FILE_SECONDS
     functions = {
-        "whole": lambda: [load_audio(p) for p in paths],
+        "whole": lambda: [load_audio(p, channel_mode="first") for p in paths],
         "streamed": lambda: [list(iter_file_waveform(p, piece_seconds=10)) for p in paths],
     }
     times = interleaved(functions, max(1, args.repeats // 2))
     torch.set_num_threads(args.threads)
     notes = {
-        "whole": "torchcodec decode + FFmpeg resample to 22,050 Hz (load_audio), 1 process, 1 thread",
-        "streamed": "progressive decode for streaming (iter_file_waveform: ffmpeg pipe when resampling)",
+        "whole": "torchcodec decode, first channel resampled to 22,050 Hz by soxr (load_audio), 1 process, 1 thread",
+        "streamed": "progressive decode for streaming (iter_file_waveform: torchcodec ranges + soxr stream)",
     }
     for name, values in times.items():
         rows.append(_row("(c) decode", f"{name} file, per worker", audio, values, note=notes[name]))
@@ -250,7 +250,7 @@ def benchmark_corpus(paths: list[Path]) -> Path:
     rng = np.random.default_rng(0)
     records = []
     for path in paths:
-        waveform = load_audio(path, info.sampling_rate)[0]
+        waveform = load_audio(path, info.sampling_rate, channel_mode=info.channel_mode)[0]
         steps = int(waveform.shape[0] / info.step_samples)
         teachers = {
             n: rng.dirichlet(np.ones(c), steps).astype(np.float32) for n, c in (("objects", 1000), ("scenes", 401))

@@ -1,5 +1,7 @@
 """Exact streaming: receptive fields, chunked frames equal to a full forward, progressive file decoding."""
 
+import subprocess
+
 import numpy as np
 import pytest
 import torch
@@ -105,13 +107,28 @@ def test_streaming_errors(tiny_config):
         next(iter_file_waveform("/nonexistent/file.mp3"))
 
 
-@pytest.mark.parametrize("name", ["railroad.wav", "forest_track.mp3", "short_stereo_48k.wav"])
-def test_progressive_decoding_equals_whole_file_decoding(audio_dir, name):
-    whole = load_audio(audio_dir / name, sampling_rate=22050)
-    for channel_mode, reference in (("first", whole[0]), ("mean", whole.mean(axis=0))):
-        pieces = list(iter_file_waveform(audio_dir / name, 22050, piece_seconds=3.3, channel_mode=channel_mode))
+@pytest.fixture(scope="module")
+def mp3_at_22k(audio_dir, tmp_path_factory):
+    """railroad.wav encoded by FFmpeg as a 22,050 Hz MP3: no resampling, and a stream starting at 25 ms (the encoder
+    delay), where ranges counted from 0 s used to end the stream after its first piece."""
+    path = tmp_path_factory.mktemp("mp3") / "railroad_22k.mp3"
+    command = ["ffmpeg", "-v", "error", "-y", "-i", str(audio_dir / "railroad.wav"), "-t", "20", str(path)]
+    subprocess.run(command, check=True)
+    return path
+
+
+@pytest.mark.parametrize("name", ["railroad.wav", "forest_track.mp3", "short_stereo_48k.wav", "railroad_22k.mp3"])
+def test_progressive_decoding_equals_whole_file_decoding(audio_dir, mp3_at_22k, name):
+    path = mp3_at_22k if name == "railroad_22k.mp3" else audio_dir / name
+    every_channel = load_audio(path, sampling_rate=22050)
+    for channel_mode in ("first", "mean"):
+        whole = load_audio(path, sampling_rate=22050, channel_mode=channel_mode)[0]
+        pieces = list(iter_file_waveform(path, 22050, piece_seconds=3.3, channel_mode=channel_mode))
         assert len(pieces) >= 1
-        np.testing.assert_array_equal(np.concatenate(pieces), reference)
+        np.testing.assert_array_equal(np.concatenate(pieces), whole)
+        # Reducing to mono before resampling = after it (resampling is linear): exactly for the first channel.
+        reduced_after = every_channel[0] if channel_mode == "first" else every_channel.mean(axis=0)
+        np.testing.assert_allclose(whole, reduced_after, rtol=0, atol=1e-6 if channel_mode == "mean" else 0)
 
 
 def test_corrupt_file_is_named(tmp_path):

@@ -1,5 +1,14 @@
-"""Decoding audio files and bytes with torchcodec, resampled by FFmpeg to the model's rate, with errors that name the
-file and the problem. Shared by the CLI, the corpus tools and `SoundNetAudioClassificationPipeline`."""
+"""Decoding audio files and bytes with torchcodec (FFmpeg) at their own rate, reduced to mono when asked, and
+resampled with soxr, with errors that name the file and the problem. Shared by the CLI, the corpus tools, streaming
+and `SoundNetAudioClassificationPipeline`.
+
+Why soxr rather than FFmpeg's resampler inside torchcodec (`AudioDecoder(sample_rate=...)`): soxr resamples only the
+channel the model reads (FFmpeg resamples every channel first), and its streaming resampler continues exactly where
+one call would (FFmpeg's restarts at every torchcodec range), so progressive decoding of long files equals the
+whole-file decode bit for bit without an `ffmpeg` pipe. Decoding a 30 s stereo MP3 at 22,050 Hz: 27.3 ms through
+FFmpeg's resampler, 25.6 ms as torchcodec at 44.1 kHz + soxr on the first channel (2-core EPYC). soxr at its "HQ"
+setting is also librosa's default resampler.
+"""
 
 import os
 import re
@@ -7,20 +16,48 @@ from pathlib import Path
 
 import numpy as np
 
+from .feature_extraction_soundnet import SoundNetFeatureExtractor, downmix
+
+
+CHANNEL_MODES = SoundNetFeatureExtractor.channel_modes
+
+# soxr's quality preset for every resampling in the package (its default; librosa's `res_type="soxr_hq"`).
+RESAMPLE_QUALITY = "HQ"
+
 
 class AudioLoadError(ValueError):
     """A file or byte string that could not be decoded into audio; the message names the source and the problem."""
 
 
-def _decoder(source, sampling_rate: int | None):
+def _decoder(source):
     from torchcodec.decoders import AudioDecoder
 
-    return AudioDecoder(source, sample_rate=sampling_rate)
+    return AudioDecoder(source)
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """
+    Resamples with soxr (`RESAMPLE_QUALITY`).
+
+    Args:
+        audio: `np.ndarray` float32 of shape `(num_samples,)` or `(num_channels, num_samples)`.
+
+    Returns:
+        float32 of the same layout, `round(num_samples * to_rate / from_rate)` samples long.
+    """
+    import soxr
+
+    if from_rate == to_rate:
+        return audio
+    if audio.ndim == 1:
+        return soxr.resample(audio, from_rate, to_rate, quality=RESAMPLE_QUALITY)
+    return np.ascontiguousarray(soxr.resample(audio.T, from_rate, to_rate, quality=RESAMPLE_QUALITY).T)
 
 
 def preload_decoder() -> None:
-    """Imports torchcodec's decoders now (loading FFmpeg's libraries takes most of a second), so that processes
-    forked afterwards, such as DataLoader workers, start decoding at once."""
+    """Imports torchcodec's decoders and soxr now (loading FFmpeg's libraries takes most of a second), so that
+    processes forked afterwards, such as DataLoader workers, start decoding at once."""
+    import soxr  # noqa: F401
     import torchcodec.decoders  # noqa: F401
 
 
@@ -32,21 +69,33 @@ def ffmpeg_words(err: Exception) -> str:
     return re.sub(r"^\w+, \S+\.cpp:\d+, ", "", text)
 
 
-def load_audio(source: str | os.PathLike | bytes, sampling_rate: int = 22050, name: str | None = None) -> np.ndarray:
+def load_audio(
+    source: str | os.PathLike | bytes,
+    sampling_rate: int = 22050,
+    name: str | None = None,
+    channel_mode: str | None = None,
+) -> np.ndarray:
     """
-    Decodes a whole file (or its bytes) at `sampling_rate` Hz, keeping every channel.
+    Decodes a whole file (or its bytes) with torchcodec at its own rate, reduces it to mono by `channel_mode` if
+    given, and resamples it to `sampling_rate` with soxr (see the module docstring).
 
     Args:
         source: a path, or the encoded bytes of a file.
-        sampling_rate: output rate in Hz (FFmpeg's resampler inside torchcodec does the conversion).
+        sampling_rate: output rate in Hz.
         name: what to call the source in errors (defaults to the path, or `<bytes>`).
+        channel_mode: None keeps every channel; `"first"` or `"mean"` (see [`downmix`]) reduces to one before
+            resampling, which costs half as much for stereo and gives the same samples as resampling first (exactly
+            for `"first"`, to float rounding for `"mean"`, resampling being linear).
 
     Returns:
-        `np.ndarray` of shape `(num_channels, num_samples)`, float32 in [-1, 1].
+        `np.ndarray` of shape `(num_channels, num_samples)` (`num_channels` = 1 with `channel_mode`), float32 in
+        [-1, 1] up to the resampler's overshoot.
 
     Raises:
         AudioLoadError: missing, empty, unreadable or corrupt input, or a decode that yields no samples.
     """
+    if channel_mode is not None and channel_mode not in CHANNEL_MODES:
+        raise ValueError(f"`channel_mode` must be one of {CHANNEL_MODES} or None, got {channel_mode!r}.")
     if isinstance(source, (bytes, bytearray)):
         name = name or "<bytes>"
         if len(source) == 0:
@@ -64,7 +113,7 @@ def load_audio(source: str | os.PathLike | bytes, sampling_rate: int = 22050, na
             raise AudioLoadError(f"{name}: not readable (permission denied).")
         source = str(path)
     try:
-        samples = _decoder(source, sampling_rate).get_all_samples()
+        samples = _decoder(source).get_all_samples()
     except Exception as err:  # torchcodec raises RuntimeError/ValueError with FFmpeg's words
         raise AudioLoadError(f"{name}: cannot decode audio ({ffmpeg_words(err)}).") from err
     data = samples.data.numpy()
@@ -72,7 +121,18 @@ def load_audio(source: str | os.PathLike | bytes, sampling_rate: int = 22050, na
         raise AudioLoadError(f"{name}: decoded to 0 samples (no audio stream content).")
     if not np.isfinite(data).all():
         raise AudioLoadError(f"{name}: decoded audio contains NaN or Inf samples.")
+    if channel_mode is not None:
+        data = downmix(data, channel_mode)[None]
+    data = resample(np.ascontiguousarray(data, dtype=np.float32), samples.sample_rate, sampling_rate)
     return np.ascontiguousarray(data, dtype=np.float32)
 
 
-__all__ = ["AudioLoadError", "ffmpeg_words", "load_audio", "preload_decoder"]
+__all__ = [
+    "CHANNEL_MODES",
+    "RESAMPLE_QUALITY",
+    "AudioLoadError",
+    "ffmpeg_words",
+    "load_audio",
+    "preload_decoder",
+    "resample",
+]

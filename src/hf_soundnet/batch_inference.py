@@ -103,8 +103,8 @@ class AudioFileDataset(Dataset):
                 source = source.get("bytes") or source.get("path")
                 if not source:
                     raise ValueError(f"{name}: the record has neither bytes nor a path.")
-            waveform = load_audio(source, sampling_rate=extractor.sampling_rate, name=name)
-            mono = extractor.to_mono_float(waveform, source=name)
+            waveform = load_audio(source, extractor.sampling_rate, name=name, channel_mode=extractor.channel_mode)
+            mono = extractor.to_mono_float(waveform[0], source=name)
             values = extractor.repeat_short(mono) * np.float32(extractor.input_scale)
         except Exception as err:  # reported per file by the caller; one bad file never kills the batch
             return AudioItem(index=index, name=name, error=str(err) or type(err).__name__)

@@ -18,7 +18,6 @@ import torch
 
 from .audio_io import AudioLoadError, load_audio
 from .corpus import FAILURES_DIR, CorpusInfo, key_to_shard, next_shard_index, shard_path, write_shard
-from .feature_extraction_soundnet import downmix
 from .teachers import ImageTeacher
 from .video_frames import VideoDecodeError, iter_frames, step_times
 
@@ -82,10 +81,9 @@ def build_record(
         RecordError: the video has no decodable audio or frames.
     """
     try:
-        audio = load_audio(path, sampling_rate=info.sampling_rate)
+        waveform = load_audio(path, sampling_rate=info.sampling_rate, channel_mode=info.channel_mode)[0]
     except AudioLoadError as err:
         raise RecordError(str(err)) from err
-    waveform = downmix(audio, info.channel_mode)
     duration = waveform.shape[0] / info.sampling_rate
     times = step_times(duration, info.step_seconds)
     distributions: list[list[np.ndarray]] = [[] for _ in teachers]

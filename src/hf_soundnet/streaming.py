@@ -16,8 +16,6 @@ memory at any time.
 """
 
 import math
-import shutil
-import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio_io import AudioLoadError, ffmpeg_words
+from .audio_io import RESAMPLE_QUALITY, AudioLoadError, ffmpeg_words
 from .configuration_soundnet import SoundNetConfig
 from .fast_forward import FastSoundNet
 from .feature_extraction_soundnet import SoundNetFeatureExtractor, downmix
@@ -221,12 +219,12 @@ def iter_file_waveform(
 ) -> Iterator[np.ndarray]:
     """
     Decodes a file progressively into mono float32 pieces in [-1, 1] at `sampling_rate`, whose concatenation equals
-    `load_audio(path, sampling_rate)` reduced by `channel_mode` (tested bit-exact on MP3 and WAV).
+    `load_audio(path, sampling_rate, channel_mode=channel_mode)[0]` (tested bit-exact on MP3 and WAV, resampled or not).
 
-    At the file's own rate, pieces come from torchcodec's `AudioDecoder.get_samples_played_in_range` over consecutive
-    ranges. To resample, consecutive resampled ranges are NOT equal to one resampled decode (torchcodec restarts
-    FFmpeg's resampler per range: measured a 16-sample shift and different first samples on a 44.1 kHz MP3), so the
-    file is piped through one `ffmpeg` process with the same resampler, which reproduces torchcodec's whole-file decode.
+    Pieces of `piece_seconds` at the file's own rate come from torchcodec's `AudioDecoder.get_samples_played_in_range`
+    over consecutive ranges counted from the stream's first timestamp (an MP3 from LAME or FFmpeg starts at 25 ms, the
+    encoder delay), are reduced to mono by `channel_mode`, and go through one `soxr.ResampleStream`, whose output
+    continues exactly where a single call on the whole waveform would be (see `hf_soundnet.audio_io`).
 
     Raises:
         AudioLoadError: missing or undecodable file, naming it.
@@ -242,60 +240,43 @@ def iter_file_waveform(
         )
     try:
         decoder = AudioDecoder(str(path))
-        metadata = decoder.metadata
+        rate = decoder.metadata.sample_rate
     except Exception as err:
         raise AudioLoadError(f"{path}: cannot decode audio ({ffmpeg_words(err)}).") from err
-    if metadata.sample_rate == sampling_rate:
-        yield from _iter_ranges(decoder, path, sampling_rate, piece_seconds, channel_mode)
-    else:
-        yield from _iter_ffmpeg(path, sampling_rate, metadata.num_channels, piece_seconds, channel_mode)
+    pieces = (downmix(piece, channel_mode) for piece in _iter_ranges(decoder, path, rate, piece_seconds))
+    if rate == sampling_rate:
+        yield from (piece.astype(np.float32, copy=False) for piece in pieces)
+        return
+    import soxr
+
+    resampler = soxr.ResampleStream(rate, sampling_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY)
+    piece = next(pieces, None)
+    while piece is not None:
+        following = next(pieces, None)  # the resampler must know which piece is the last, to flush its filter
+        out = resampler.resample_chunk(np.ascontiguousarray(piece, dtype=np.float32), last=following is None)
+        if out.shape[0]:
+            yield out
+        piece = following
 
 
-def _iter_ranges(decoder, path: Path, rate: int, piece_seconds: float, channel_mode: str) -> Iterator[np.ndarray]:
+def _iter_ranges(decoder, path: Path, rate: int, piece_seconds: float) -> Iterator[np.ndarray]:
+    """`(num_channels, samples)` pieces of `piece_seconds` at the file's own `rate`, from its first timestamp on."""
     piece = max(1, round(piece_seconds * rate))
+    origin = decoder.metadata.begin_stream_seconds or 0.0
     start = 0
     while True:
+        begin = origin + start / rate
         try:
-            data = decoder.get_samples_played_in_range(start / rate, (start + piece) / rate).data.numpy()
+            data = decoder.get_samples_played_in_range(begin, begin + piece / rate).data.numpy()
         except RuntimeError as err:
             if start > 0 and "No audio frames were decoded" in str(err):
                 return  # the previous piece ended exactly at the end of the file
-            raise AudioLoadError(f"{path}: cannot decode audio at {start / rate:.2f} s ({err}).") from err
+            raise AudioLoadError(f"{path}: cannot decode audio at {start / rate:.2f} s ({ffmpeg_words(err)}).") from err
         if data.shape[1]:
-            yield downmix(data, channel_mode).astype(np.float32, copy=False)
+            yield data
         if data.shape[1] < piece:
             return
         start += piece
-
-
-def _iter_ffmpeg(
-    path: Path, rate: int, channels: int, piece_seconds: float, channel_mode: str
-) -> Iterator[np.ndarray]:
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise AudioLoadError(
-            f"{path}: resampling while streaming needs the `ffmpeg` program (apt-get install ffmpeg)."
-        )
-    command = [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-f", "f32le", "-ar", str(rate), "-"]
-    piece_bytes = max(1, round(piece_seconds * rate)) * channels * 4
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
-        pending = b""
-        while True:
-            block = process.stdout.read(piece_bytes - len(pending))
-            if not block:
-                break
-            pending += block
-            if len(pending) == piece_bytes:
-                yield downmix(np.frombuffer(pending, np.float32).reshape(-1, channels).T, channel_mode).copy()
-                pending = b""
-        usable = len(pending) // (4 * channels) * 4 * channels
-        if usable:
-            yield downmix(np.frombuffer(pending[:usable], np.float32).reshape(-1, channels).T, channel_mode).copy()
-        error = process.stderr.read().decode(errors="replace").strip()
-        if process.wait() != 0:
-            raise AudioLoadError(
-                f"{path}: cannot decode audio ({error.splitlines()[0] if error else 'ffmpeg failed'})."
-            )
 
 
 def stream_file(

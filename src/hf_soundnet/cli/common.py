@@ -127,7 +127,7 @@ def default_parallelism(device: str, cores: int, num_workers: int | None = None)
     """
     `(decoding processes, torch threads)` for `cores` cores: `num_workers` processes when given, and the model gets
     the cores they leave. On CPU, decoding and resampling an MP3 costs about as much per audio second as the fast
-    forward (0.9 and 0.8 ms per core here), so by default half the cores decode and the others run the model; more
+    forward (0.85 and 0.8 ms per core here), so by default half the cores decode and the others run the model; more
     processes than cores only make them wait on each other. With a GPU the model needs little CPU: all cores but one
     decode.
     """
