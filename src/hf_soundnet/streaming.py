@@ -271,7 +271,9 @@ def _iter_ranges(decoder, path: Path, rate: int, piece_seconds: float) -> Iterat
         except RuntimeError as err:
             if start > 0 and "No audio frames were decoded" in str(err):
                 return  # the previous piece ended exactly at the end of the file
-            raise AudioLoadError(f"{path}: cannot decode audio at {start / rate:.2f} s ({ffmpeg_words(err)}).") from err
+            raise AudioLoadError(
+                f"{path}: cannot decode audio at {start / rate:.2f} s ({ffmpeg_words(err)})."
+            ) from err
         if data.shape[1]:
             yield data
         if data.shape[1] < piece:
