@@ -213,7 +213,7 @@ def bench_decode(args, paths: list[Path], rows: list[dict]) -> None:
     torch.set_num_threads(args.threads)
     notes = {
         "whole": "torchcodec decode, first channel resampled to 22,050 Hz by soxr (load_audio), 1 process, 1 thread",
-        "streamed": "progressive decode for streaming (iter_file_waveform: torchcodec ranges + soxr stream)",
+        "streamed": "progressive decode for streaming (iter_file_waveform: ffmpeg pipe at the file's rate + soxr stream)",
     }
     for name, values in times.items():
         rows.append(_row("(c) decode", f"{name} file, per worker", audio, values, note=notes[name]))
