@@ -2,12 +2,12 @@
 resampled with soxr, with errors that name the file and the problem. Shared by the CLI, the corpus tools, streaming
 and `SoundNetAudioClassificationPipeline`.
 
-Why soxr rather than FFmpeg's resampler inside torchcodec (`AudioDecoder(sample_rate=...)`): soxr resamples only the
-channel the model reads (FFmpeg resamples every channel first), and its streaming resampler continues exactly where
-one call would (FFmpeg's restarts at every torchcodec range), so progressive decoding of long files equals the
-whole-file decode bit for bit without an `ffmpeg` pipe. Decoding a 30 s stereo MP3 at 22,050 Hz: 27.3 ms through
-FFmpeg's resampler, 25.6 ms as torchcodec at 44.1 kHz + soxr on the first channel (2-core EPYC). soxr at its "HQ"
-setting is also librosa's default resampler.
+Why soxr rather than FFmpeg's resampler inside torchcodec (`AudioDecoder(sample_rate=...)`): reducing to mono first,
+soxr resamples only the channel the model reads (FFmpeg resamples every channel), and `soxr.ResampleStream` continues
+exactly where one call on the whole waveform would, so progressive decoding (`hf_soundnet.streaming`) gives the same
+samples bit for bit. Decoding a 30 s stereo MP3 at 22,050 Hz: 27.3 ms through FFmpeg's resampler, 25.6 ms as
+torchcodec at 44.1 kHz + soxr on the first channel (2-core EPYC). soxr at its "HQ" setting is also librosa's default
+resampler.
 """
 
 import os
@@ -16,10 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .feature_extraction_soundnet import SoundNetFeatureExtractor, downmix
+from .feature_extraction_soundnet import check_channel_mode, downmix
 
-
-CHANNEL_MODES = SoundNetFeatureExtractor.channel_modes
 
 # soxr's quality preset for every resampling in the package (its default; librosa's `res_type="soxr_hq"`).
 RESAMPLE_QUALITY = "HQ"
@@ -94,8 +92,8 @@ def load_audio(
     Raises:
         AudioLoadError: missing, empty, unreadable or corrupt input, or a decode that yields no samples.
     """
-    if channel_mode is not None and channel_mode not in CHANNEL_MODES:
-        raise ValueError(f"`channel_mode` must be one of {CHANNEL_MODES} or None, got {channel_mode!r}.")
+    if channel_mode is not None:
+        check_channel_mode(channel_mode)
     if isinstance(source, (bytes, bytearray)):
         name = name or "<bytes>"
         if len(source) == 0:
@@ -123,12 +121,10 @@ def load_audio(
         raise AudioLoadError(f"{name}: decoded audio contains NaN or Inf samples.")
     if channel_mode is not None:
         data = downmix(data, channel_mode)[None]
-    data = resample(np.ascontiguousarray(data, dtype=np.float32), samples.sample_rate, sampling_rate)
-    return np.ascontiguousarray(data, dtype=np.float32)
+    return resample(np.ascontiguousarray(data, dtype=np.float32), samples.sample_rate, sampling_rate)
 
 
 __all__ = [
-    "CHANNEL_MODES",
     "RESAMPLE_QUALITY",
     "AudioLoadError",
     "ffmpeg_words",

@@ -13,9 +13,18 @@ logger = logging.get_logger(__name__)
 _PCM_FULL_SCALE = {np.dtype(np.int8): 128.0, np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0}
 
 
+CHANNEL_MODES = ("first", "mean")
+
+
+def check_channel_mode(channel_mode: str) -> None:
+    """Raises `ValueError` unless `channel_mode` is one of `CHANNEL_MODES` (the one check behind every option)."""
+    if channel_mode not in CHANNEL_MODES:
+        raise ValueError(f"`channel_mode` must be one of {CHANNEL_MODES}, got {channel_mode!r}.")
+
+
 def downmix(audio: np.ndarray, channel_mode: str) -> np.ndarray:
     """`(num_channels, num_samples)` -> `(num_samples,)`: the `"first"` channel (the original's choice) or the
-    `"mean"` of the channels. Shared by the feature extractor, streaming and the corpus builder."""
+    `"mean"` of the channels. Shared by the feature extractor, `load_audio`, streaming and the corpus builder."""
     return audio[0] if channel_mode == "first" else audio.mean(axis=0)
 
 
@@ -44,7 +53,7 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
     """
 
     model_input_names = ["input_values", "attention_mask"]
-    channel_modes = ("first", "mean")
+    channel_modes = CHANNEL_MODES
 
     def __init__(
         self,
@@ -58,8 +67,7 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
         **kwargs,
     ):
         super().__init__(feature_size=feature_size, sampling_rate=sampling_rate, padding_value=padding_value, **kwargs)
-        if channel_mode not in self.channel_modes:
-            raise ValueError(f"`channel_mode` must be one of {self.channel_modes}, got {channel_mode!r}.")
+        check_channel_mode(channel_mode)
         self.input_scale = input_scale
         self.channel_mode = channel_mode
         self.repeat_to_seconds = repeat_to_seconds
@@ -169,4 +177,4 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
         return padded
 
 
-__all__ = ["SoundNetFeatureExtractor", "downmix"]
+__all__ = ["CHANNEL_MODES", "SoundNetFeatureExtractor", "check_channel_mode", "downmix"]

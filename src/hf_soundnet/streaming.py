@@ -28,7 +28,7 @@ import torch
 from .audio_io import RESAMPLE_QUALITY, AudioLoadError, ffmpeg_words
 from .configuration_soundnet import SoundNetConfig
 from .fast_forward import FastSoundNet
-from .feature_extraction_soundnet import SoundNetFeatureExtractor, downmix
+from .feature_extraction_soundnet import check_channel_mode, downmix
 from .layer_features import HEAD_LAYER
 from .modeling_soundnet import conv_output_length
 
@@ -238,10 +238,7 @@ def iter_file_waveform(
     path = Path(path)
     if not path.is_file():
         raise AudioLoadError(f"{path}: no such file.")
-    if channel_mode not in SoundNetFeatureExtractor.channel_modes:
-        raise ValueError(
-            f"`channel_mode` must be one of {SoundNetFeatureExtractor.channel_modes}, got {channel_mode!r}."
-        )
+    check_channel_mode(channel_mode)
     try:
         metadata = AudioDecoder(str(path)).metadata
     except Exception as err:
@@ -260,7 +257,7 @@ def iter_file_waveform(
     piece = next(pieces, None)
     while piece is not None:
         following = next(pieces, None)  # the resampler must know which piece is the last, to flush its filter
-        out = resampler.resample_chunk(np.ascontiguousarray(piece), last=following is None)
+        out = resampler.resample_chunk(piece, last=following is None)
         if out.shape[0]:
             yield out
         piece = following
