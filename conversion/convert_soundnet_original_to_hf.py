@@ -42,6 +42,7 @@ from hf_soundnet import (  # noqa: E402
     __version__,
 )
 from hf_soundnet.categories import pretrained_id2label  # noqa: E402
+from hf_soundnet.errors import SoundNetError  # noqa: E402
 from hf_soundnet.hub import publish_trained_model, render_model_card  # noqa: E402
 
 
@@ -63,7 +64,7 @@ HEAD_LEAVES = {"weights": "weight", "biases": "bias"}
 VERIFY_ATOL = 1e-4
 
 
-class ConversionError(RuntimeError):
+class ConversionError(SoundNetError, RuntimeError):
     """Anything that makes the converted checkpoint untrustworthy."""
 
 

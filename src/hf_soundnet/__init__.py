@@ -10,6 +10,7 @@ from transformers import AutoConfig, AutoFeatureExtractor
 
 from .audio_io import AudioLoadError, load_audio
 from .configuration_soundnet import SOUNDNET_VARIANTS, SoundNetConfig
+from .errors import SoundNetError
 from .feature_extraction_soundnet import SoundNetFeatureExtractor
 from .modeling_soundnet import (
     SoundNetAudioClassifierOutput,
@@ -44,6 +45,7 @@ __all__ = [
     "load_audio",
     "SoundNetAudioClassifierOutput",
     "SoundNetConfig",
+    "SoundNetError",
     "SoundNetFeatureExtractor",
     "SoundNetForAudioClassification",
     "SoundNetForPreTraining",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import SoundNetError
 from .feature_extraction_soundnet import check_channel_mode, downmix
 
 
@@ -23,7 +24,7 @@ from .feature_extraction_soundnet import check_channel_mode, downmix
 RESAMPLE_QUALITY = "HQ"
 
 
-class AudioLoadError(ValueError):
+class AudioLoadError(SoundNetError, ValueError):
     """A file or byte string that could not be decoded into audio; the message names the source and the problem."""
 
 

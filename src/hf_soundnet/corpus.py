@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import SoundNetError
+
 
 CORPUS_INFO_FILE = "soundnet_corpus.json"
 DATA_DIR = "data"
@@ -42,7 +44,7 @@ TEACHER_COLUMN_PREFIX = "teacher_"
 FORMAT_VERSION = 1
 
 
-class CorpusError(ValueError):
+class CorpusError(SoundNetError, ValueError):
     """A corpus folder that is missing, inconsistent, or was built with other settings; the message says which."""
 
 

@@ -18,6 +18,7 @@ import torch
 
 from .audio_io import AudioLoadError, load_audio
 from .corpus import FAILURES_DIR, CorpusInfo, key_to_shard, next_shard_index, shard_path, write_shard
+from .errors import SoundNetError
 from .teachers import ImageTeacher
 from .video_frames import VideoDecodeError, iter_frames, step_times
 
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".flv", ".ts")
 
 
-class RecordError(ValueError):
+class RecordError(SoundNetError, ValueError):
     """A video that cannot become a record (no audio, undecodable frames, ...); the message names the file."""
 
 

@@ -20,6 +20,7 @@ import torch
 
 from .audio_io import load_audio
 from .corpus import CorpusError, CorpusInfo, load_corpus_info, load_streaming_corpus, teacher_array
+from .errors import SoundNetError
 
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 HEAD_INPUTS = {"object": "teacher_object_probs", "scene": "teacher_scene_probs"}
 
 
-class CorruptRecordError(ValueError):
+class CorruptRecordError(SoundNetError, ValueError):
     """A corpus record that cannot be used (undecodable audio, malformed teacher arrays); raised in strict mode."""
 
 

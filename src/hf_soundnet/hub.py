@@ -17,6 +17,8 @@ from pathlib import Path
 from huggingface_hub import CommitInfo, ModelCard, ModelCardData, create_repo, upload_folder
 from huggingface_hub.utils import HfHubHTTPError
 
+from .errors import SoundNetError
+
 
 # Files a folder must hold to be worth pushing, and what the loaders need for each.
 REQUIRED_FILES = {
@@ -31,7 +33,7 @@ _CLIENT_HTTP_ERROR = next((base for base in HfHubHTTPError.__mro__[1:] if base._
 IGNORE_PATTERNS = ["checkpoint-*/**", "runs/**", "*.pt", "optimizer.*", "scheduler.*", "rng_state*", ".git*"]
 
 
-class HubPushError(RuntimeError):
+class HubPushError(SoundNetError, RuntimeError):
     """A push that did not complete; the message names the folder, the repo and the endpoint."""
 
 

@@ -6,12 +6,14 @@ import os
 import numpy as np
 import torch
 
+from .errors import SoundNetError
+
 
 # Default teacher names by position on the command line: SoundNet's two heads, then generic names.
 DEFAULT_TEACHER_NAMES = ("objects", "scenes")
 
 
-class TeacherLoadError(ValueError):
+class TeacherLoadError(SoundNetError, ValueError):
     """A teacher that could not be loaded; the message names the model and says what to do."""
 
 

@@ -12,9 +12,10 @@ from collections.abc import Iterator
 import torch
 
 from .audio_io import ffmpeg_words
+from .errors import SoundNetError
 
 
-class VideoDecodeError(ValueError):
+class VideoDecodeError(SoundNetError, ValueError):
     """A video whose frames could not be decoded; the message names the file and the problem."""
 
 

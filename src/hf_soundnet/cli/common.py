@@ -7,6 +7,8 @@ from pathlib import Path
 
 import torch
 
+from ..errors import SoundNetError
+
 
 EXIT_OK, EXIT_FAILED_FILES, EXIT_USAGE = 0, 1, 2
 
@@ -36,7 +38,7 @@ AUDIO_EXTENSIONS = frozenset(
 LIST_EXTENSIONS = frozenset({".txt", ".lst", ".list"})
 
 
-class UsageError(Exception):
+class UsageError(SoundNetError):
     """A problem with the command line or its environment (exit status 2), not with one input file."""
 
 
