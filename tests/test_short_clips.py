@@ -94,6 +94,9 @@ def test_continuation_is_cyclic_and_long_clips_that_need_none_are_unchanged():
         assert extractor.repeat_short(long) is long
     for disabled in (SoundNetFeatureExtractor(repeat_to_seconds=None), SoundNetFeatureExtractor(repeat_to_seconds=0)):
         assert disabled.repeat_short(ten_seconds) is ten_seconds
+    short_only = SoundNetFeatureExtractor(continue_long_clips=False)  # what `soundnet extract` uses
+    assert short_only.repeat_short(ten_seconds) is ten_seconds
+    assert short_only.repeat_short(clip).shape == (offset + size,)
 
 
 def test_settings_are_saved_and_validated(tmp_path):

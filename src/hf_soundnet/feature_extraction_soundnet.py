@@ -65,6 +65,9 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
             value, `-receptive_fields(config)[-3].offset` (conv6's): beyond it the step reads conv7 frames computed
             from conv7's zero padding, and the released heads then answer `parking_garage/outdoor` with p close to 1
             whatever the sound.
+        continue_long_clips (`bool`, *optional*, defaults to `True`): Whether clips not shorter than
+            `repeat_to_seconds` are continued as well (as a real 10 s clip needs); `soundnet extract` turns it off so
+            that a long file's frames are those of its own audio, as streaming gives them.
         return_attention_mask (`bool`, *optional*, defaults to `True`): Return the sample mask with padded batches.
     """
 
@@ -81,6 +84,7 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
         repeat_to_seconds: float | None = 10.0,
         head_field: list[int] | tuple[int, int, int] | None = SOUNDNET8_HEAD_FIELD,
         max_head_padding: int = SOUNDNET8_MAX_HEAD_PADDING,
+        continue_long_clips: bool = True,
         return_attention_mask: bool = True,
         **kwargs,
     ):
@@ -100,6 +104,7 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
         self.repeat_to_seconds = repeat_to_seconds
         self.head_field = head_field
         self.max_head_padding = int(max_head_padding)
+        self.continue_long_clips = continue_long_clips
         self.return_attention_mask = return_attention_mask
 
     @property
@@ -160,9 +165,11 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
         `waveform` `(num_samples,)` repeated as the heads need it: tiled whole until it has at least `min_num_samples`
         samples (the original's rule), then continued cyclically (its start follows its end) up to
         `covered_num_samples` of that length. Clips whose last conv8 step reads no padding of its input block are
-        returned as they were.
+        returned as they were, and so are clips not shorter than `repeat_to_seconds` without `continue_long_clips`.
         """
         if waveform.shape[0] == 0 or not self.min_num_samples:
+            return waveform
+        if waveform.shape[0] >= self.min_num_samples and not self.continue_long_clips:
             return waveform
         tiled = waveform.shape[0] * max(1, math.ceil(self.min_num_samples / waveform.shape[0]))
         target = self.covered_num_samples(tiled)
