@@ -1,17 +1,36 @@
-"""The conversion table is complete and strict, and the converted model matches the independent NumPy reference."""
+"""The conversion table is complete and strict, the converted model matches the independent NumPy reference, and the
+converter refuses what it cannot trust: files that are not the release, pickles that would run code, bad paths."""
+
+import hashlib
+import os
+import pickle
+import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from convert_soundnet_original_to_hf import (
-    ConversionError,
-    build_model,
-    convert_state_dict,
-    main,
-)
-from reference_numpy import TORCH7_SOUNDNET8, clip_probabilities, load_sound8
+from huggingface_hub import ModelCard
 
 from hf_soundnet import SoundNetConfig, SoundNetForAudioClassification
+from hf_soundnet.cli import main as soundnet_main
+from hf_soundnet.conversion import RELEASED_VARIANTS, ConversionError, reference_numpy
+from hf_soundnet.conversion.convert import build_model, convert_state_dict
+from hf_soundnet.conversion.reference_numpy import TORCH7_SOUNDNET8, clip_probabilities
+from hf_soundnet.conversion.safe_npy import load_sound8
+
+
+def main(argv: list[str]) -> int:
+    """`soundnet convert ARGV`, in this process."""
+    return soundnet_main(["convert", *argv])
+
+
+def save_npy(path: Path, obj: object) -> Path:
+    """`obj` saved as numpy saves a pickled object (a 0-d object array), like `sound8.npy`."""
+    holder = np.empty((), dtype=object)
+    holder[()] = obj
+    np.save(path, holder, allow_pickle=True)
+    return path
 
 
 def fake_sound8(seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
@@ -97,10 +116,9 @@ def test_reference_follows_the_brief_torch7_table():
 def test_cli_rejects_a_checkpoint_with_a_missing_key_and_writes_nothing(tmp_path, capsys):
     params = fake_sound8()
     del params["conv8_2"]["biases"]
-    checkpoint = tmp_path / "broken.npy"
-    np.save(checkpoint, np.array(params, dtype=object), allow_pickle=True)
+    checkpoint = save_npy(tmp_path / "broken.npy", params)
     output = tmp_path / "out"
-    assert main(["--output-dir", str(output), "--checkpoint", str(checkpoint)]) == 1
+    assert main(["--output-dir", str(output), "--checkpoint", str(checkpoint), "--allow-unverified"]) == 1
     assert "scene_head.bias" in capsys.readouterr().err
     assert not output.exists()
 
@@ -108,24 +126,149 @@ def test_cli_rejects_a_checkpoint_with_a_missing_key_and_writes_nothing(tmp_path
 def test_cli_reports_an_unreadable_checkpoint(tmp_path, capsys):
     checkpoint = tmp_path / "garbage.npy"
     checkpoint.write_bytes(b"not numpy at all")
-    assert main(["--output-dir", str(tmp_path / "out"), "--checkpoint", str(checkpoint)]) == 1
+    assert main(["--output-dir", str(tmp_path / "out"), "--checkpoint", str(checkpoint), "--allow-unverified"]) == 1
     err = capsys.readouterr().err
-    assert str(checkpoint) in err and "not a readable sound8.npy" in err
+    assert str(checkpoint) in err and "not a readable .npy" in err
 
 
-def test_cli_converts_a_valid_checkpoint(tmp_path):
+def test_cli_converts_an_unverified_checkpoint_only_when_asked_and_its_card_says_so(tmp_path, capsys):
     params = fake_sound8(seed=3)
-    checkpoint = tmp_path / "sound8.npy"
-    with open(checkpoint, "wb") as handle:
-        np.save(handle, np.array(params, dtype=object), allow_pickle=True)
-    assert load_sound8(str(checkpoint)).keys() == params.keys()
+    checkpoint = save_npy(tmp_path / "sound8.npy", params)
+    actual = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
     output = tmp_path / "out"
-    assert main(["--output-dir", str(output), "--checkpoint", str(checkpoint)]) == 0
+    assert main(["--output-dir", str(output), "--checkpoint", str(checkpoint)]) == 1
+    err = capsys.readouterr().err
+    assert str(checkpoint) in err and actual in err and "--allow-unverified" in err
+    assert not output.exists()
+
+    assert main(["--output-dir", str(output), "--checkpoint", str(checkpoint), "--allow-unverified"]) == 0
     for name in ("config.json", "model.safetensors", "preprocessor_config.json", "README.md"):
         assert (output / name).is_file(), name
     assert len((output / "categories" / "categories_places2.txt").read_text().splitlines()) == 401
+    card = ModelCard.load(output / "README.md").text
+    release = RELEASED_VARIANTS["soundnet8"].sha256
+    assert actual in card and "not** the released" in card and "UNVERIFIED" in card
+    assert f"sha256 `{release}`" not in card  # the release's checksum is named only as what the file is not
+
+
+def test_allow_unverified_without_a_checkpoint_is_a_usage_error(tmp_path, capsys):
+    assert main(["--output-dir", str(tmp_path / "out"), "--allow-unverified"]) == 2
+    assert "--allow-unverified" in capsys.readouterr().err
+
+
+class _RunsCommand:
+    """A pickle payload that runs a shell command when unpickled (what a malicious `.npy` would carry)."""
+
+    def __init__(self, command: str):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+def malicious_npy(tmp_path: Path) -> tuple[Path, Path]:
+    """A `sound8.npy`-shaped file whose unpickling would create `marker`; returns `(file, marker)`."""
+    marker = tmp_path / "pwned"
+    params = fake_sound8()
+    params["conv1"]["weights"] = _RunsCommand(f"touch {marker}")
+    return save_npy(tmp_path / "evil.npy", params), marker
+
+
+def test_a_pickle_that_runs_code_is_refused_by_the_converter(tmp_path, capsys):
+    checkpoint, marker = malicious_npy(tmp_path)
+    with open(checkpoint, "rb") as handle:  # the payload is real: plain unpickling would run it
+        assert b"system" in handle.read()
+    assert main(["--output-dir", str(tmp_path / "out"), "--checkpoint", str(checkpoint), "--allow-unverified"]) == 1
+    err = capsys.readouterr().err
+    assert str(checkpoint) in err and "refused" in err and "system" in err
+    assert not marker.exists() and not (tmp_path / "out").exists()
+
+
+def test_a_pickle_that_runs_code_is_refused_by_the_reference_reader(tmp_path):
+    checkpoint, marker = malicious_npy(tmp_path)
+    with pytest.raises(pickle.UnpicklingError, match="system"):
+        reference_numpy.load_sound8(str(checkpoint))
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("payload", "kind"),
+    [([1, 2, 3], "list"), ("weights", "str"), ({"conv1": [1.0]}, "list")],
+)
+def test_a_pickle_that_is_not_a_dict_of_arrays_is_a_clear_error(tmp_path, capsys, payload, kind):
+    checkpoint = save_npy(tmp_path / "odd.npy", payload)
+    assert main(["--output-dir", str(tmp_path / "out"), "--checkpoint", str(checkpoint), "--allow-unverified"]) == 1
+    err = capsys.readouterr().err
+    assert str(checkpoint) in err and kind in err and "Traceback" not in err
+
+
+def test_a_numeric_npy_is_a_clear_error(tmp_path, capsys):
+    checkpoint = tmp_path / "array.npy"
+    np.save(checkpoint, np.zeros(4))
+    assert main(["--output-dir", str(tmp_path / "out"), "--checkpoint", str(checkpoint), "--allow-unverified"]) == 1
+    assert "holds a ndarray" in capsys.readouterr().err
+
+
+def test_safe_reader_matches_numpy_on_a_benign_file(tmp_path):
+    params = fake_sound8(seed=4)
+    checkpoint = save_npy(tmp_path / "sound8.npy", params)
+    for loaded in (load_sound8(checkpoint), reference_numpy.load_sound8(str(checkpoint))):
+        assert loaded.keys() == params.keys()
+        for scope, leaves in params.items():
+            for leaf, array in leaves.items():
+                np.testing.assert_array_equal(loaded[scope][leaf], array)
+
+
+@pytest.mark.parametrize("where", ["output_is_a_file", "parent_is_a_file"])
+def test_output_dir_that_cannot_be_a_folder_is_a_usage_error(tmp_path, capsys, where):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("keep me")
+    output = blocker if where == "output_is_a_file" else blocker / "out"
+    checkpoint = save_npy(tmp_path / "sound8.npy", fake_sound8())
+    assert main(["--output-dir", str(output), "--checkpoint", str(checkpoint), "--allow-unverified"]) == 2
+    err = capsys.readouterr().err
+    assert str(blocker) in err and "is a file" in err and "Traceback" not in err
+    assert blocker.read_text() == "keep me"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder, whatever its mode")
+def test_unwritable_output_dir_is_a_usage_error(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    checkpoint = save_npy(tmp_path / "sound8.npy", fake_sound8())
+    assert main(["--output-dir", str(locked / "out"), "--checkpoint", str(checkpoint), "--allow-unverified"]) == 2
+    assert str(locked) in capsys.readouterr().err
+
+
+def test_every_written_file_honours_the_umask(tmp_path):
+    """safetensors writes model.safetensors 0600 (a temporary file renamed into place): fixed to what umask gives."""
+    checkpoint = save_npy(tmp_path / "sound8.npy", fake_sound8())
+    output = tmp_path / "a" / "b" / "out"  # missing parents are created
+    previous = os.umask(0o022)
+    try:
+        assert main(["--output-dir", str(output), "--checkpoint", str(checkpoint), "--allow-unverified"]) == 0
+    finally:
+        os.umask(previous)
+    modes = {str(p.relative_to(output)): stat.S_IMODE(p.stat().st_mode) for p in [output, *output.rglob("*")]}
+    assert "model.safetensors" in modes and "categories/categories_places2.txt" in modes
+    for name, mode in modes.items():
+        expected = 0o755 if (output / name).is_dir() else 0o644
+        assert mode == expected, f"{name}: {oct(mode)}"
+
+
+def test_a_modified_release_is_refused(tmp_path, capsys, sound8_npy):
+    """One flipped bit in the released file: the sha256 differs, so it is refused and nothing is written."""
+    flipped = tmp_path / "sound8.npy"
+    data = bytearray(sound8_npy.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    flipped.write_bytes(bytes(data))
+    output = tmp_path / "out"
+    assert main(["--output-dir", str(output), "--checkpoint", str(flipped)]) == 1
+    err = capsys.readouterr().err
+    assert str(flipped) in err and hashlib.sha256(bytes(data)).hexdigest() in err and "modified or corrupt" in err
+    assert not output.exists()
 
 
 def test_every_key_of_the_released_file_is_consumed(sound8_npy):
-    params = load_sound8(str(sound8_npy))
+    params = load_sound8(sound8_npy)
     assert set(convert_state_dict(params)) == set(build_model(params, "soundnet8").state_dict())
