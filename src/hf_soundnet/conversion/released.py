@@ -15,6 +15,11 @@ from .variants import RELEASED_VARIANTS
 COMPLETE_FILES = ("config.json", "model.safetensors", "preprocessor_config.json", "README.md")
 
 
+def is_complete(folder: Path) -> bool:
+    """Whether `folder` holds every file of a converted checkpoint."""
+    return all((folder / name).is_file() for name in COMPLETE_FILES)
+
+
 def converted_dir(variant: str = "soundnet8") -> Path:
     """Where the converted `variant` lives in the cache: `$HF_SOUNDNET_CACHE/converted/<variant>-<hf_soundnet version>`
     (a new version of hf_soundnet converts again, since the saved model code comes from it)."""
@@ -47,7 +52,7 @@ def released_checkpoint(variant: str = "soundnet8", quiet: bool = False) -> Path
     if variant not in RELEASED_VARIANTS:
         raise ValueError(f"Unknown released variant {variant!r}; known: {sorted(RELEASED_VARIANTS)}.")
     target = converted_dir(variant)
-    if all((target / name).is_file() for name in COMPLETE_FILES):
+    if is_complete(target):
         return target
     released = RELEASED_VARIANTS[variant]
     if not quiet:
@@ -63,16 +68,18 @@ def released_checkpoint(variant: str = "soundnet8", quiet: bool = False) -> Path
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
     try:
         convert_released(tmp, variant, quiet=True)
-        if target.exists():  # an incomplete leftover (complete ones returned above): replace it
-            shutil.rmtree(target, ignore_errors=True)
+        if is_complete(target):
+            return target  # another process finished first: its copy is as good as this one
+        if target.exists():  # never left by this code (it renames whole folders): a damaged copy, replaced
+            shutil.rmtree(target)
         try:
             os.rename(tmp, target)
         except OSError:
-            if not all((target / name).is_file() for name in COMPLETE_FILES):
+            if not is_complete(target):
                 raise  # not a concurrent winner: a real failure
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
-__all__ = ["COMPLETE_FILES", "converted_dir", "released_checkpoint"]
+__all__ = ["COMPLETE_FILES", "converted_dir", "is_complete", "released_checkpoint"]
