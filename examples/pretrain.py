@@ -30,7 +30,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 import hf_soundnet  # noqa: F401  (registers SoundNet with the Auto classes)
 from hf_soundnet import SOUNDNET_VARIANTS, SoundNetConfig, SoundNetFeatureExtractor, SoundNetForPreTraining
-from hf_soundnet.corpus import CorpusError, list_shards, load_corpus_info
+from hf_soundnet.corpus import CorpusError, CorruptShardError, check_readable_shards, list_shards, load_corpus_info
 from hf_soundnet.data_pretraining import (
     CorruptRecordError,
     SoundNetPretrainingCollator,
@@ -38,7 +38,11 @@ from hf_soundnet.data_pretraining import (
     pretraining_dataset,
 )
 from hf_soundnet.hub import publish_trained_model, render_model_card
-from hf_soundnet.trainer_soundnet import SoundNetDistillationTrainer, distillation_training_arguments
+from hf_soundnet.trainer_soundnet import (
+    SoundNetDistillationTrainer,
+    distillation_training_arguments,
+    resume_checkpoint,
+)
 
 
 logger = logging.getLogger("pretrain")
@@ -126,9 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         info = load_corpus_info(args.corpus)
         heads = head_teachers(args, info)
+        check_readable_shards(args.corpus, strict=args.strict)  # warns naming each unreadable shard
         num_shards = len(list_shards(args.corpus))
-        if num_shards == 0:
-            raise CorpusError(f"{args.corpus}: the corpus has no shards yet.")
         model = load_model(args.model, info, heads)
         if model.config.sampling_rate != info.sampling_rate:
             raise ValueError(
@@ -138,14 +141,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
 
-    checkpoint = get_last_checkpoint(str(args.output_dir)) if args.output_dir.is_dir() else None
-    if checkpoint and not args.resume:
+    existing = get_last_checkpoint(str(args.output_dir)) if args.output_dir.is_dir() else None
+    if existing and not args.resume:
         print(
-            f"error: {args.output_dir} already holds {checkpoint}; pass --resume to continue it, or choose another "
+            f"error: {args.output_dir} already holds {existing}; pass --resume to continue it, or choose another "
             "--output-dir.",
             file=sys.stderr,
         )
         return 1
+    # The newest checkpoint whose save finished; newer torn ones (a crash while saving) are named and set aside.
+    checkpoint = resume_checkpoint(args.output_dir, state) if args.resume else None
     if args.resume and not checkpoint:
         logger.warning("--resume: no checkpoint in %s yet; starting from step 0.", args.output_dir)
     start_step = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"] if checkpoint else 0
@@ -205,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         trainer.train(resume_from_checkpoint=checkpoint)
-    except CorruptRecordError as err:
-        print(f"error (--strict): corrupt record: {err}", file=sys.stderr)
+    except (CorruptRecordError, CorruptShardError) as err:  # only with --strict
+        print(f"error (--strict): {err}", file=sys.stderr)
         return 1
     reads = args.output_dir / "reads"
     reads.mkdir(parents=True, exist_ok=True)

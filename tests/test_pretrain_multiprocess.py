@@ -1,5 +1,7 @@
 """examples/pretrain.py under `accelerate launch --multi_gpu --num_processes 2` on CPU (gloo): world size 2, each
-rank reads its own shards, the loss goes down, and `--resume` continues from the saved step."""
+rank reads its own shards, the loss goes down, and `--resume` continues from the saved step; in one process, a
+checkpoint torn during its save is set aside for the last complete one, and a truncated shard is skipped, named and
+counted (or fatal with --strict)."""
 
 import json
 import os
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 from _helpers_corpus import sound_sources, tiny_student_config, write_sound_corpus
 
-from hf_soundnet.corpus import key_to_shard
+from hf_soundnet.corpus import key_to_shard, list_shards
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -19,12 +21,19 @@ LAUNCH_2 = ["--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mix
 LAUNCH_2 += ["--dynamo_backend", "no", "--main_process_port", "0"]
 
 
-def pretrain(launcher: list[str], *args: str) -> subprocess.CompletedProcess:
+def pretrain(launcher: list[str], *args: str, expect: int = 0) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     command = [*launcher, str(REPO_ROOT / "examples" / "pretrain.py"), *args]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=540)
-    assert result.returncode == 0, f"{command} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    assert result.returncode == expect, (
+        f"{command} exit {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    )
     return result
+
+
+def logged_steps(checkpoint: Path) -> list[int]:
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    return [log["step"] for log in state["log_history"] if "loss" in log]
 
 
 @pytest.mark.slow
@@ -83,3 +92,37 @@ def test_pretrain_single_process_and_errors(tmp_path, audio_dir):
         env=env,
     )
     assert missing.returncode == 1 and "not a SoundNet corpus" in missing.stderr
+
+
+def test_resume_skips_torn_checkpoints_and_truncated_shards(tmp_path, audio_dir):
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    write_sound_corpus(corpus, sound_sources(audio_dir), 2.0, 1.0, records_per_shard=0, num_shards=3)
+    tiny_student_config().save_pretrained(tmp_path / "tiny")
+    common = ["--corpus", str(corpus), "--output-dir", str(out), "--model", str(tmp_path / "tiny")]
+    common += ["--crop-seconds", "2", "--batch-size", "4", "--num-workers", "0", "--shuffle-buffer", "0"]
+    common += ["--logging-steps", "1", "--save-steps", "2", "--save-total-limit", "5"]
+    pretrain([sys.executable], *common, "--max-steps", "4")
+
+    # Killed while saving step 4: the weights are there, trainer_state.json (written last) is not.
+    (out / "checkpoint-4" / "trainer_state.json").unlink()
+    result = pretrain([sys.executable], *common, "--max-steps", "6", "--resume")
+    assert "checkpoint-4 is incomplete (trainer_state.json is missing" in result.stderr
+    assert "starting at step 2" in result.stderr and (out / "torn-checkpoint-4").is_dir()
+    assert logged_steps(out / "checkpoint-6") == [1, 2, 3, 4, 5, 6]
+
+    # A weights file cut short: the run goes back to step 4 (saved again by the resumed run).
+    weights = out / "checkpoint-6" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    result = pretrain([sys.executable], *common, "--max-steps", "8", "--resume")
+    assert "checkpoint-6 is incomplete (model.safetensors is truncated" in result.stderr
+    assert "starting at step 4" in result.stderr and logged_steps(out / "checkpoint-8") == list(range(1, 9))
+
+    # A truncated shard: named at the start and skipped, counted when the stream reaches it; --strict stops.
+    shard = list_shards(corpus)[0]
+    shard.write_bytes(shard.read_bytes()[:5000])
+    strict = pretrain([sys.executable], *common, "--max-steps", "10", "--resume", "--strict", expect=1)
+    assert shard.name in strict.stderr and "truncated" in strict.stderr and "Traceback" not in strict.stderr
+    result = pretrain([sys.executable], *common, "--max-steps", "10", "--resume")
+    assert f"{shard.name}: unreadable Parquet shard" in result.stderr
+    state = json.loads((out / "checkpoint-10" / "trainer_state.json").read_text())
+    assert state["log_history"][-1]["corrupt_shards"] >= 1, state["log_history"][-3:]

@@ -1,5 +1,8 @@
 """SoundNetDistillationTrainer in one process: it learns a sound-dependent teacher, logs per-head losses, skips and
-counts corrupt records (or stops on them in strict mode), and uses the paper's optimiser defaults."""
+counts corrupt records and unreadable shards (or stops on them in strict mode), uses the paper's optimiser defaults,
+and resumes only from complete checkpoints."""
+
+import logging
 
 import numpy as np
 import pytest
@@ -7,7 +10,7 @@ import torch
 from _helpers_corpus import SR, sound_sources, tiny_student_config, write_sound_corpus
 
 from hf_soundnet import SoundNetForPreTraining, load_audio
-from hf_soundnet.corpus import load_corpus_info, load_streaming_corpus, teacher_array
+from hf_soundnet.corpus import CorruptShardError, list_shards, load_corpus_info, load_streaming_corpus, teacher_array
 from hf_soundnet.data_pretraining import (
     CorruptRecordError,
     SoundNetPretrainingCollator,
@@ -28,11 +31,9 @@ def make_trainer(tmp_path, corpus, max_steps, batch_size=8, strict=False, **over
         tmp_path / "out",
         max_steps=max_steps,
         per_device_train_batch_size=batch_size,
-        logging_steps=10,
-        save_strategy="no",
         use_cpu=True,
         disable_tqdm=True,
-        **overrides,
+        **{"logging_steps": 10, "save_strategy": "no", **overrides},
     )
     return SoundNetDistillationTrainer(
         model=model, args=args, train_dataset=dataset, data_collator=SoundNetPretrainingCollator()
@@ -106,6 +107,38 @@ def test_corrupt_records_are_skipped_and_counted(tmp_path, audio_dir):
 
     strict = make_trainer(tmp_path, tmp_path / "corpus", max_steps=1, batch_size=4, strict=True)
     with pytest.raises(CorruptRecordError, match=sorted(bad, key=[r["key"] for r in records].index)[0]):
+        strict.train()
+
+
+def truncate(path, fraction: float = 0.5) -> None:
+    """Cuts a file to `fraction` of its size, as an interrupted copy or a full disk would leave it."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * fraction)])
+
+
+def test_truncated_shard_is_skipped_named_and_counted(tmp_path, audio_dir, caplog):
+    records = write_sound_corpus(tmp_path / "corpus", sound_sources(audio_dir), 2.0, 1.0, records_per_shard=8)
+    shards = list_shards(tmp_path / "corpus")
+    assert len(shards) >= 3
+    from hf_soundnet.corpus import read_column
+
+    lost = set(read_column(shards[1], "key"))
+    truncate(shards[1])
+    # One pass over the corpus: every readable record once, the truncated shard skipped (one epoch of max_steps 1).
+    trainer = make_trainer(
+        tmp_path, tmp_path / "corpus", max_steps=1, batch_size=len(records) - len(lost), logging_steps=1
+    )
+    trainer.record_reads = True
+    with caplog.at_level(logging.WARNING, logger="hf_soundnet.corpus"):
+        trainer.train()
+    assert set(trainer.read_keys) == {r["key"] for r in records} - lost
+    assert trainer.corrupt_shards == 1 and trainer.corrupt_records == 0
+    assert any(shards[1].name in message and "truncated" in message for message in caplog.messages), caplog.messages
+    logged = [log for log in trainer.state.log_history if "corrupt_shards" in log]
+    assert logged and logged[-1]["corrupt_shards"] == 1 and np.isfinite(logged[-1]["loss"])
+
+    strict = make_trainer(tmp_path, tmp_path / "corpus", max_steps=1, batch_size=len(records), strict=True)
+    with pytest.raises(CorruptShardError, match=shards[1].name):
         strict.train()
 
 
