@@ -169,11 +169,17 @@ def shard_path(corpus_dir: str | os.PathLike, rank: int, index: int) -> Path:
 
 
 def next_shard_index(corpus_dir: str | os.PathLike, rank: int) -> int:
-    """The index of the next shard `rank` writes: one past its last finished shard (0 when it has none)."""
-    index = 0
-    while shard_path(corpus_dir, rank, index).exists():
-        index += 1
-    return index
+    """
+    The index of the next shard `rank` writes: one past its highest finished shard (0 when it has none), so a gap
+    (a shard set aside as unreadable) is never refilled over the shards after it.
+    """
+    prefix = SHARD_PATTERN.format(rank=rank, index=0).rsplit("-", 1)[0] + "-"
+    indices = [
+        int(shard.name[len(prefix) : -len(".parquet")])
+        for shard in list_shards(corpus_dir)
+        if shard.name.startswith(prefix) and shard.name[len(prefix) : -len(".parquet")].isdigit()
+    ]
+    return max(indices, default=-1) + 1
 
 
 def write_shard(records: list[dict[str, Any]], path: str | os.PathLike, info: CorpusInfo) -> Path:
