@@ -45,7 +45,15 @@ def distillation_training_arguments(output_dir: str | os.PathLike, **overrides) 
     Besides `PAPER_TRAINING_DEFAULTS`: `remove_unused_columns=False` (the collator builds exactly the model inputs)
     and `accelerator_config={"dispatch_batches": False, "split_batches": False}`, so that every process reads its own
     shards of a streaming corpus (accelerate hands each process whole shards of a `datasets.IterableDataset`)
-    instead of rank 0 reading everything and dispatching batches. `overrides` win.
+    instead of rank 0 reading everything and dispatching batches.
+
+    With DataLoader workers (`dataloader_num_workers > 0`): `dataloader_multiprocessing_context="forkserver"` and
+    `dataloader_persistent_workers=True`. The default start method, fork, copies the training process with its
+    threads running (gloo's, OpenMP's, pyarrow's), once per pass over a streaming corpus: a child of a
+    multi-threaded process may only call async-signal-safe functions until it execs (POSIX `fork`), and decoding
+    audio in it is far from that. Forkserver workers start from a clean single-threaded server; persistent ones
+    start once per run instead of once per pass (`datasets` shares the epoch with them, so each pass still
+    reshuffles). `overrides` win.
     """
     values = {
         **PAPER_TRAINING_DEFAULTS,
@@ -54,6 +62,9 @@ def distillation_training_arguments(output_dir: str | os.PathLike, **overrides) 
         "report_to": "none",
         **overrides,
     }
+    if values.get("dataloader_num_workers", 0) > 0:
+        values.setdefault("dataloader_multiprocessing_context", "forkserver")
+        values.setdefault("dataloader_persistent_workers", True)
     return TrainingArguments(output_dir=str(output_dir), **values)
 
 
