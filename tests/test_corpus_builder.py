@@ -150,3 +150,27 @@ def test_build_on_two_processes_writes_own_shards(tmp_path, videos_and_teachers)
         by_rank.setdefault(shard.name.split("-")[1], set()).update(read_column(shard, "key"))
     assert set(by_rank) == {"r000", "r001"} and not by_rank["r000"] & by_rank["r001"]
     assert by_rank["r000"] | by_rank["r001"] == set(GOOD)
+
+
+@pytest.mark.slow
+def test_kill_9_during_build_loses_at_most_the_shard_in_progress(tmp_path, videos_and_teachers):
+    import signal
+    import time
+
+    videos, teachers = videos_and_teachers
+    corpus = tmp_path / "corpus"
+    command = [sys.executable, SCRIPT, "--videos", str(videos), "--output", str(corpus), "--shard-size", "1"]
+    for teacher in teachers:
+        command += ["--teacher", teacher]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while process.poll() is None and not list_shards(corpus) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)  # after the first shard, before the rest
+    assert process.wait() == -signal.SIGKILL
+    assert 1 <= len(list_shards(corpus)) < len(GOOD)
+    result = build([sys.executable], videos, corpus, teachers, "--shard-size", "1")
+    keys = [key for shard in list_shards(corpus) for key in read_column(shard, "key")]
+    assert sorted(keys) == sorted(GOOD), result.stdout  # every video once: nothing lost, nothing twice
+    assert not list((corpus / "data").glob("*.tmp"))

@@ -5,8 +5,10 @@ counted (or fatal with --strict)."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,39 @@ def test_resume_skips_torn_checkpoints_and_truncated_shards(tmp_path, audio_dir)
     assert f"{shard.name}: unreadable Parquet shard" in result.stderr
     state = json.loads((out / "checkpoint-10" / "trainer_state.json").read_text())
     assert state["log_history"][-1]["corrupt_shards"] >= 1, state["log_history"][-3:]
+
+
+def kill_when(command: list[str], ready, timeout: float = 400) -> int:
+    """Starts `command` in its own process group and kill -9s the whole group (with DataLoader workers) as soon as
+    `ready()` is true; returns the exit status (-9 when killed, else the command finished first)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and not ready() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    return process.wait()
+
+
+@pytest.mark.slow
+def test_kill_9_during_pretraining_loses_at_most_the_step_in_flight(tmp_path, audio_dir):
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    write_sound_corpus(corpus, sound_sources(audio_dir), 2.0, 1.0, records_per_shard=0, num_shards=2)
+    tiny_student_config().save_pretrained(tmp_path / "tiny")
+    common = ["--corpus", str(corpus), "--output-dir", str(out), "--model", str(tmp_path / "tiny")]
+    common += ["--crop-seconds", "2", "--batch-size", "4", "--num-workers", "1", "--shuffle-buffer", "8"]
+    common += ["--logging-steps", "1", "--save-steps", "1", "--save-total-limit", "10"]
+    script = str(REPO_ROOT / "examples" / "pretrain.py")
+    # Killed the moment checkpoint-3's folder appears: usually in the middle of its save.
+    status = kill_when(
+        [sys.executable, script, *common, "--max-steps", "200"], lambda: (out / "checkpoint-3").exists()
+    )
+    assert status == -signal.SIGKILL
+    complete = [int(p.name.split("-")[1]) for p in out.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+    result = pretrain([sys.executable], *common, "--max-steps", "6", "--resume")
+    start = max(complete, default=0)
+    assert start >= 2 and f"starting at step {start}" in result.stderr, (complete, result.stderr[-2000:])
+    assert json.loads((out / "checkpoint-6" / "trainer_state.json").read_text())["global_step"] == 6
