@@ -4,8 +4,9 @@
 Random 20 s crops (starting on a teacher-step boundary; shorter videos repeated up to the crop, as the original),
 KL(teacher || student) per step for each head times lambda (250), Adam with lr 1e-3 and beta1 0.9 (the paper's).
 Each process streams its own Parquet shards through a shuffle buffer; DataLoader workers decode the audio. Corrupt
-records are skipped and counted (--strict makes them fatal). Logs: loss, object_loss, scene_loss, samples and audio
-seconds per second, corrupt records. Checkpoints every --save-steps; --resume continues from the last one.
+records and unreadable shards are skipped, named and counted (--strict makes them fatal). Logs: loss, object_loss,
+scene_loss, samples and audio seconds per second, corrupt records and shards. Checkpoints every --save-steps;
+--resume continues from the last complete one (a checkpoint torn during its save is set aside).
 
 Examples:
     python examples/pretrain.py --corpus corpus/ --output-dir runs/sn8 --max-steps 100000
@@ -13,8 +14,8 @@ Examples:
         --max-steps 100000 --model soundnet5
     accelerate launch ... examples/pretrain.py --corpus corpus/ --output-dir runs/sn8 --max-steps 200000 --resume
 
-Exit status: 0 when training finished, 1 on a bad corpus, model or output folder, or a corrupt record with --strict,
-2 when the model was saved but --push-to-hub failed.
+Exit status: 0 when training finished, 1 on a bad corpus, model or output folder, or a corrupt record or shard with
+--strict, 2 when the model was saved but --push-to-hub failed.
 """
 
 import argparse

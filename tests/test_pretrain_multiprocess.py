@@ -164,3 +164,22 @@ def test_kill_9_during_pretraining_loses_at_most_the_step_in_flight(tmp_path, au
     start = max(complete, default=0)
     assert start >= 2 and f"starting at step {start}" in result.stderr, (complete, result.stderr[-2000:])
     assert json.loads((out / "checkpoint-6" / "trainer_state.json").read_text())["global_step"] == 6
+
+
+@pytest.mark.slow
+def test_two_processes_with_two_workers_each_stress(tmp_path, audio_dir):
+    """The setting of the one native heap-corruption abort seen (2 processes, `--num-workers 2`, a 256-record shuffle
+    buffer), run a few times over several passes of the corpus (workers persist across passes, from a forkserver)."""
+    corpus = tmp_path / "corpus"
+    write_sound_corpus(corpus, sound_sources(audio_dir), 2.0, 1.0, records_per_shard=0, num_shards=4)
+    tiny_student_config().save_pretrained(tmp_path / "tiny")
+    for run in range(3):
+        out = tmp_path / f"out{run}"
+        result = pretrain(
+            ACCELERATE + LAUNCH_2,
+            *("--corpus", str(corpus), "--output-dir", str(out), "--model", str(tmp_path / "tiny")),
+            *("--crop-seconds", "2", "--batch-size", "4", "--num-workers", "2", "--shuffle-buffer", "256"),
+            *("--logging-steps", "1", "--max-steps", "12", "--save-steps", "12", "--seed", str(run)),
+        )
+        assert "corrupted" not in result.stderr and "Signal" not in result.stderr
+        assert logged_steps(out / "checkpoint-12") == list(range(1, 13))
