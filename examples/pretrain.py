@@ -212,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         trainer.train(resume_from_checkpoint=checkpoint)
     except (CorruptRecordError, CorruptShardError) as err:  # only with --strict
-        print(f"error (--strict): {err}", file=sys.stderr)
+        # From a DataLoader worker, torch puts the worker's traceback in the message: its last line is the error.
+        print(f"error (--strict): {str(err).strip().splitlines()[-1]}", file=sys.stderr)
         return 1
     reads = args.output_dir / "reads"
     reads.mkdir(parents=True, exist_ok=True)
