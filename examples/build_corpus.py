@@ -42,6 +42,7 @@ from hf_soundnet.corpus_builder import (
     find_videos,
     finished_keys,
     read_failures,
+    set_aside_unreadable_shards,
 )
 from hf_soundnet.corpus_card import write_dataset_card
 from hf_soundnet.teachers import ImageTeacher, TeacherLoadError, parse_teacher_spec
@@ -118,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if state.is_main_process:
         save_corpus_info(args.output, info)
+        set_aside_unreadable_shards(args.output)  # e.g. truncated by a copy: warns naming it, rebuilds its videos
     state.wait_for_everyone()  # every process sees the same finished shards before any writes a new one
 
     done = finished_keys(args.output)

@@ -4,8 +4,9 @@
 Random 20 s crops (starting on a teacher-step boundary; shorter videos repeated up to the crop, as the original),
 KL(teacher || student) per step for each head times lambda (250), Adam with lr 1e-3 and beta1 0.9 (the paper's).
 Each process streams its own Parquet shards through a shuffle buffer; DataLoader workers decode the audio. Corrupt
-records are skipped and counted (--strict makes them fatal). Logs: loss, object_loss, scene_loss, samples and audio
-seconds per second, corrupt records. Checkpoints every --save-steps; --resume continues from the last one.
+records and unreadable shards are skipped, named and counted (--strict makes them fatal). Logs: loss, object_loss,
+scene_loss, samples and audio seconds per second, corrupt records and shards. Checkpoints every --save-steps;
+--resume continues from the last complete one (a checkpoint torn during its save is set aside).
 
 Examples:
     python examples/pretrain.py --corpus corpus/ --output-dir runs/sn8 --max-steps 100000
@@ -13,8 +14,8 @@ Examples:
         --max-steps 100000 --model soundnet5
     accelerate launch ... examples/pretrain.py --corpus corpus/ --output-dir runs/sn8 --max-steps 200000 --resume
 
-Exit status: 0 when training finished, 1 on a bad corpus, model or output folder, or a corrupt record with --strict,
-3 when the model was saved but --push-to-hub failed.
+Exit status: 0 when training finished, 1 on a bad corpus, model or output folder, or a corrupt record or shard with
+--strict, 3 when the model was saved but --push-to-hub failed.
 """
 
 import argparse
@@ -30,7 +31,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 import hf_soundnet  # noqa: F401  (registers SoundNet with the Auto classes)
 from hf_soundnet import SOUNDNET_VARIANTS, SoundNetConfig, SoundNetFeatureExtractor, SoundNetForPreTraining
-from hf_soundnet.corpus import CorpusError, list_shards, load_corpus_info
+from hf_soundnet.corpus import CorpusError, CorruptShardError, check_readable_shards, list_shards, load_corpus_info
 from hf_soundnet.data_pretraining import (
     CorruptRecordError,
     SoundNetPretrainingCollator,
@@ -38,7 +39,11 @@ from hf_soundnet.data_pretraining import (
     pretraining_dataset,
 )
 from hf_soundnet.hub import publish_trained_model, render_model_card
-from hf_soundnet.trainer_soundnet import SoundNetDistillationTrainer, distillation_training_arguments
+from hf_soundnet.trainer_soundnet import (
+    SoundNetDistillationTrainer,
+    distillation_training_arguments,
+    resume_checkpoint,
+)
 
 
 logger = logging.getLogger("pretrain")
@@ -126,9 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         info = load_corpus_info(args.corpus)
         heads = head_teachers(args, info)
+        check_readable_shards(args.corpus, strict=args.strict)  # warns naming each unreadable shard
         num_shards = len(list_shards(args.corpus))
-        if num_shards == 0:
-            raise CorpusError(f"{args.corpus}: the corpus has no shards yet.")
         model = load_model(args.model, info, heads)
         if model.config.sampling_rate != info.sampling_rate:
             raise ValueError(
@@ -138,14 +142,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
 
-    checkpoint = get_last_checkpoint(str(args.output_dir)) if args.output_dir.is_dir() else None
-    if checkpoint and not args.resume:
+    existing = get_last_checkpoint(str(args.output_dir)) if args.output_dir.is_dir() else None
+    if existing and not args.resume:
         print(
-            f"error: {args.output_dir} already holds {checkpoint}; pass --resume to continue it, or choose another "
+            f"error: {args.output_dir} already holds {existing}; pass --resume to continue it, or choose another "
             "--output-dir.",
             file=sys.stderr,
         )
         return 1
+    # The newest checkpoint whose save finished; newer torn ones (a crash while saving) are named and set aside.
+    checkpoint = resume_checkpoint(args.output_dir, state) if args.resume else None
     if args.resume and not checkpoint:
         logger.warning("--resume: no checkpoint in %s yet; starting from step 0.", args.output_dir)
     start_step = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"] if checkpoint else 0
@@ -205,8 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         trainer.train(resume_from_checkpoint=checkpoint)
-    except CorruptRecordError as err:
-        print(f"error (--strict): corrupt record: {err}", file=sys.stderr)
+    except (CorruptRecordError, CorruptShardError) as err:  # only with --strict
+        # From a DataLoader worker, torch puts the worker's traceback in the message: its last line is the error.
+        print(f"error (--strict): {str(err).strip().splitlines()[-1]}", file=sys.stderr)
         return 1
     reads = args.output_dir / "reads"
     reads.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ import torch
 from _helpers_corpus import make_tiny_teacher, make_video
 
 from hf_soundnet import load_audio
-from hf_soundnet.corpus import list_shards, load_corpus_info, teacher_array
+from hf_soundnet.corpus import list_shards, load_corpus_info, read_column, teacher_array
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +111,19 @@ def test_build_resumes_and_keeps_settings(tmp_path, videos_and_teachers):
     from hf_soundnet.corpus_builder import finished_keys
 
     assert finished_keys(corpus) == set(GOOD) and len(list_shards(corpus)) == 2
+
+    # A shard truncated after it was written (a copy cut short) and a failure-log line cut by a kill: the resumed
+    # build names the shard, moves it aside and builds its videos again; the cut line is ignored.
+    shard = list_shards(corpus)[0]
+    lost = set(read_column(shard, "key"))
+    shard.write_bytes(shard.read_bytes()[:3000])
+    with (corpus / "failures" / "rank-000.jsonl").open("a") as log:
+        log.write('{"key": "no_au')
+    resumed = build([sys.executable], videos, corpus, teachers)
+    assert f"{shard}: unreadable Parquet shard" in resumed.stderr and (corpus / "corrupt" / shard.name).is_file()
+    assert f"{len(lost)} to do" in resumed.stdout and "Traceback" not in resumed.stderr
+    keys = [key for s in list_shards(corpus) for key in read_column(s, "key")]
+    assert sorted(keys) == sorted(GOOD)  # every video once
     mismatch = build([sys.executable], videos, corpus, teachers[:1], expect=1)
     assert "other settings or teachers" in mismatch.stderr
     strict = build([sys.executable], videos, tmp_path / "strict", teachers, "--strict", expect=1)
@@ -132,10 +145,32 @@ def test_build_on_two_processes_writes_own_shards(tmp_path, videos_and_teachers)
         "0",
     ]
     build(launcher, videos, tmp_path / "corpus", teachers)
-    from hf_soundnet.corpus import read_column
-
     by_rank = {}
     for shard in list_shards(tmp_path / "corpus"):
         by_rank.setdefault(shard.name.split("-")[1], set()).update(read_column(shard, "key"))
     assert set(by_rank) == {"r000", "r001"} and not by_rank["r000"] & by_rank["r001"]
     assert by_rank["r000"] | by_rank["r001"] == set(GOOD)
+
+
+@pytest.mark.slow
+def test_kill_9_during_build_loses_at_most_the_shard_in_progress(tmp_path, videos_and_teachers):
+    import signal
+    import time
+
+    videos, teachers = videos_and_teachers
+    corpus = tmp_path / "corpus"
+    command = [sys.executable, SCRIPT, "--videos", str(videos), "--output", str(corpus), "--shard-size", "1"]
+    for teacher in teachers:
+        command += ["--teacher", teacher]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while process.poll() is None and not list_shards(corpus) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)  # after the first shard, before the rest
+    assert process.wait() == -signal.SIGKILL
+    assert 1 <= len(list_shards(corpus)) < len(GOOD)
+    result = build([sys.executable], videos, corpus, teachers, "--shard-size", "1")
+    keys = [key for shard in list_shards(corpus) for key in read_column(shard, "key")]
+    assert sorted(keys) == sorted(GOOD), result.stdout  # every video once: nothing lost, nothing twice
+    assert not list((corpus / "data").glob("*.tmp"))

@@ -60,9 +60,14 @@ def test_decoder_skips_counts_and_strict_raises():
     bad_probs = {**good, "key": "nan-probs", "teacher_objects": np.full((2, 3), np.nan, np.float32)}
     batch = {name: [r[name] for r in (bad_audio, bad_probs, good)] for name in good}
     out = decoder(batch)
-    assert out["key"] == ["good"] and out["num_corrupt"] == [2]
+    assert out["key"] == ["good"] and out["num_corrupt"] == [2] and out["num_corrupt_shards"] == [0]
     np.testing.assert_allclose(out["input_values"][0], 0.25 * 256, rtol=1e-3)
     assert out["teacher_object_probs"][0].shape == (2, 3)
+
+    # The reader's marker for an unreadable shard (key None) is counted apart, on the next good example.
+    marker = dict.fromkeys(good) | {"source": "data/shard-r000-00003.parquet: unreadable Parquet shard"}
+    out = decoder({name: [r[name] for r in (marker, bad_audio, good)] for name in good})
+    assert out["key"] == ["good"] and out["num_corrupt"] == [1] and out["num_corrupt_shards"] == [1]
 
     strict = PretrainingExampleDecoder(info, crop_steps=2, head_teachers={"object": "objects"}, strict=True)
     with pytest.raises(CorruptRecordError, match="record bad-audio"):

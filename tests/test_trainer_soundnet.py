@@ -1,5 +1,8 @@
 """SoundNetDistillationTrainer in one process: it learns a sound-dependent teacher, logs per-head losses, skips and
-counts corrupt records (or stops on them in strict mode), and uses the paper's optimiser defaults."""
+counts corrupt records and unreadable shards (or stops on them in strict mode), uses the paper's optimiser defaults,
+and resumes only from complete checkpoints."""
+
+import logging
 
 import numpy as np
 import pytest
@@ -7,7 +10,7 @@ import torch
 from _helpers_corpus import SR, sound_sources, tiny_student_config, write_sound_corpus
 
 from hf_soundnet import SoundNetForPreTraining, load_audio
-from hf_soundnet.corpus import load_corpus_info, load_streaming_corpus, teacher_array
+from hf_soundnet.corpus import CorruptShardError, list_shards, load_corpus_info, load_streaming_corpus, teacher_array
 from hf_soundnet.data_pretraining import (
     CorruptRecordError,
     SoundNetPretrainingCollator,
@@ -15,7 +18,12 @@ from hf_soundnet.data_pretraining import (
     pretraining_dataset,
 )
 from hf_soundnet.losses import align_student_steps
-from hf_soundnet.trainer_soundnet import SoundNetDistillationTrainer, distillation_training_arguments
+from hf_soundnet.trainer_soundnet import (
+    SoundNetDistillationTrainer,
+    checkpoint_problem,
+    distillation_training_arguments,
+    find_resume_checkpoint,
+)
 
 
 def make_trainer(tmp_path, corpus, max_steps, batch_size=8, strict=False, **overrides):
@@ -28,11 +36,9 @@ def make_trainer(tmp_path, corpus, max_steps, batch_size=8, strict=False, **over
         tmp_path / "out",
         max_steps=max_steps,
         per_device_train_batch_size=batch_size,
-        logging_steps=10,
-        save_strategy="no",
         use_cpu=True,
         disable_tqdm=True,
-        **overrides,
+        **{"logging_steps": 10, "save_strategy": "no", **overrides},
     )
     return SoundNetDistillationTrainer(
         model=model, args=args, train_dataset=dataset, data_collator=SoundNetPretrainingCollator()
@@ -109,6 +115,73 @@ def test_corrupt_records_are_skipped_and_counted(tmp_path, audio_dir):
         strict.train()
 
 
+def truncate(path, fraction: float = 0.5) -> None:
+    """Cuts a file to `fraction` of its size, as an interrupted copy or a full disk would leave it."""
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * fraction)])
+
+
+def test_truncated_shard_is_skipped_named_and_counted(tmp_path, audio_dir, caplog):
+    records = write_sound_corpus(tmp_path / "corpus", sound_sources(audio_dir), 2.0, 1.0, records_per_shard=8)
+    shards = list_shards(tmp_path / "corpus")
+    assert len(shards) >= 3
+    from hf_soundnet.corpus import read_column
+
+    lost = set(read_column(shards[1], "key"))
+    truncate(shards[1])
+    # One pass over the corpus: every readable record once, the truncated shard skipped (one epoch of max_steps 1).
+    trainer = make_trainer(
+        tmp_path, tmp_path / "corpus", max_steps=1, batch_size=len(records) - len(lost), logging_steps=1
+    )
+    trainer.record_reads = True
+    with caplog.at_level(logging.WARNING, logger="hf_soundnet.corpus"):
+        trainer.train()
+    assert set(trainer.read_keys) == {r["key"] for r in records} - lost
+    assert trainer.corrupt_shards == 1 and trainer.corrupt_records == 0
+    assert any(shards[1].name in message and "truncated" in message for message in caplog.messages), caplog.messages
+    logged = [log for log in trainer.state.log_history if "corrupt_shards" in log]
+    assert logged and logged[-1]["corrupt_shards"] == 1 and np.isfinite(logged[-1]["loss"])
+
+    strict = make_trainer(tmp_path, tmp_path / "corpus", max_steps=1, batch_size=len(records), strict=True)
+    with pytest.raises(CorruptShardError, match=shards[1].name):
+        strict.train()
+
+
+def test_only_complete_checkpoints_are_resumed_from(tmp_path, audio_dir):
+    import shutil
+
+    write_sound_corpus(tmp_path / "corpus", sound_sources(audio_dir), 2.0, 1.0, records_per_shard=100)
+    trainer = make_trainer(
+        tmp_path, tmp_path / "corpus", max_steps=2, batch_size=2, save_strategy="steps", save_steps=1
+    )
+    trainer.train()
+    out = tmp_path / "out"
+    assert checkpoint_problem(out / "checkpoint-1") is None and checkpoint_problem(out / "checkpoint-2") is None
+    assert find_resume_checkpoint(out) == (str(out / "checkpoint-2"), {})
+
+    def damaged(name: str, damage) -> str | None:
+        folder = out / f"checkpoint-{100 + len(list(out.iterdir()))}"
+        shutil.copytree(out / "checkpoint-2", folder)
+        damage(folder / name)
+        problem = checkpoint_problem(folder)
+        # The damaged folder has the highest step, yet the newest complete one is chosen and the damaged one named.
+        assert (
+            find_resume_checkpoint(out)[0] == str(out / "checkpoint-2")
+            and str(folder) in find_resume_checkpoint(out)[1]
+        )
+        shutil.rmtree(folder)
+        return problem
+
+    assert "trainer_state.json is missing" in damaged("trainer_state.json", lambda p: p.unlink())
+    assert "trainer_state.json is unreadable" in damaged("trainer_state.json", truncate)
+    assert "model.safetensors is truncated" in damaged("model.safetensors", truncate)
+    assert "model.safetensors is truncated" in damaged("model.safetensors", lambda p: truncate(p, 0.999))
+    assert "no model weights" in damaged("model.safetensors", lambda p: p.unlink())
+    assert "optimizer.pt is missing" in damaged("optimizer.pt", lambda p: p.unlink())
+    assert "optimizer.pt is truncated" in damaged("optimizer.pt", lambda p: truncate(p, 0.9))
+    assert "scheduler.pt is truncated" in damaged("scheduler.pt", truncate)
+
+
 def test_paper_optimiser_defaults(tmp_path):
     args = distillation_training_arguments(tmp_path, max_steps=1, use_cpu=True)
     assert (args.learning_rate, args.adam_beta1, args.weight_decay) == (1e-3, 0.9, 0.0)
@@ -116,6 +189,10 @@ def test_paper_optimiser_defaults(tmp_path):
     assert args.accelerator_config.dispatch_batches is False and args.accelerator_config.split_batches is False
     assert args.remove_unused_columns is False
     assert SoundNetDistillationTrainer.loss_is_scaled_for_ga is False
+    # DataLoader workers start from a forkserver, once per run, not as forks of the multi-threaded trainer.
+    workers = distillation_training_arguments(tmp_path, max_steps=1, use_cpu=True, dataloader_num_workers=2)
+    assert workers.dataloader_multiprocessing_context == "forkserver" and workers.dataloader_persistent_workers
+    assert args.dataloader_multiprocessing_context is None  # no workers: nothing to start
 
 
 def test_collator_stacks_crops():

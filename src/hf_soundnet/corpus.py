@@ -7,6 +7,7 @@ README.md               dataset card (YAML: `configs` for `load_dataset(DIR)`, `
 soundnet_corpus.json    the same `soundnet_corpus` block, machine-readable (`CorpusInfo`)
 data/shard-r{rank}-{index}.parquet   records (one per video), written by rank `rank` of the builder
 failures/rank-{rank}.jsonl           videos that could not be turned into records, with the reason
+corrupt/shard-r{rank}-{index}.parquet  shards found unreadable (truncated, not Parquet) and set aside by a resumed build
 ```
 
 One record (row) per video:
@@ -22,10 +23,13 @@ One record (row) per video:
 
 Audio is stored as raw encoded bytes rather than `datasets.Audio` on purpose: `datasets` decodes `Audio` inside its
 iterator, where a corrupt record raises and ends the stream; bytes are decoded by the reader
-(`hf_soundnet.data_pretraining`), which skips and counts a bad record instead.
+(`hf_soundnet.data_pretraining`), which skips and counts a bad record instead. For the same reason the stream reads
+the shards itself (`iter_shard_records`, one `datasets` shard per file): `datasets`' Parquet reader raises on a
+truncated file, which ends the whole stream; here an unreadable shard is skipped with a warning naming it.
 """
 
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,9 +40,12 @@ import numpy as np
 from .errors import SoundNetError
 
 
+logger = logging.getLogger(__name__)
+
 CORPUS_INFO_FILE = "soundnet_corpus.json"
 DATA_DIR = "data"
 FAILURES_DIR = "failures"
+CORRUPT_DIR = "corrupt"
 SHARD_PATTERN = "shard-r{rank:03d}-{index:05d}.parquet"
 TEACHER_COLUMN_PREFIX = "teacher_"
 FORMAT_VERSION = 1
@@ -46,6 +53,10 @@ FORMAT_VERSION = 1
 
 class CorpusError(SoundNetError, ValueError):
     """A corpus folder that is missing, inconsistent, or was built with other settings; the message says which."""
+
+
+class CorruptShardError(CorpusError):
+    """A Parquet shard that cannot be read (truncated, not Parquet, damaged pages); the message names the file."""
 
 
 @dataclass
@@ -158,11 +169,17 @@ def shard_path(corpus_dir: str | os.PathLike, rank: int, index: int) -> Path:
 
 
 def next_shard_index(corpus_dir: str | os.PathLike, rank: int) -> int:
-    """The index of the next shard `rank` writes: one past its last finished shard (0 when it has none)."""
-    index = 0
-    while shard_path(corpus_dir, rank, index).exists():
-        index += 1
-    return index
+    """
+    The index of the next shard `rank` writes: one past its highest finished shard (0 when it has none), so a gap
+    (a shard set aside as unreadable) is never refilled over the shards after it.
+    """
+    prefix = SHARD_PATTERN.format(rank=rank, index=0).rsplit("-", 1)[0] + "-"
+    indices = [
+        int(shard.name[len(prefix) : -len(".parquet")])
+        for shard in list_shards(corpus_dir)
+        if shard.name.startswith(prefix) and shard.name[len(prefix) : -len(".parquet")].isdigit()
+    ]
+    return max(indices, default=-1) + 1
 
 
 def write_shard(records: list[dict[str, Any]], path: str | os.PathLike, info: CorpusInfo) -> Path:
@@ -189,24 +206,153 @@ def read_column(shard: str | os.PathLike, column: str) -> list[Any]:
     return pq.read_table(shard, columns=[column]).column(column).to_pylist()
 
 
+def read_shard_keys(shard: str | os.PathLike) -> list[str]:
+    """The `key` column of one shard; raises `CorruptShardError` naming the shard when it cannot be read."""
+    import pyarrow as pa
+
+    try:
+        return read_column(shard, "key")
+    except (pa.ArrowException, OSError) as err:
+        raise CorruptShardError(corrupt_shard_message(shard, err)) from err
+
+
 def key_to_shard(corpus_dir: str | os.PathLike) -> dict[str, str]:
-    """Maps every record's `key` to the file name of its shard."""
-    return {key: shard.name for shard in list_shards(corpus_dir) for key in read_column(shard, "key")}
+    """Maps every record's `key` to the file name of its shard; raises `CorruptShardError` on an unreadable shard."""
+    return {key: shard.name for shard in list_shards(corpus_dir) for key in read_shard_keys(shard)}
 
 
-def load_streaming_corpus(corpus_dir: str | os.PathLike, split: str = "train"):
+def corrupt_shard_message(shard: str | os.PathLike, err: BaseException) -> str:
+    return (
+        f"{shard}: unreadable Parquet shard, truncated or damaged ({type(err).__name__}: {err}). Rebuild it: re-run "
+        "examples/build_corpus.py with the same options (it sets the shard aside and builds its videos again)."
+    )
+
+
+def shard_error(shard: str | os.PathLike) -> str | None:
     """
-    The corpus as a streaming `datasets.IterableDataset` with one shard per Parquet file.
-
-    Equivalent to `load_dataset(corpus_dir, streaming=True, split="train")` (the dataset card's YAML names the same
-    files) but lists the shards explicitly, so it also works on a corpus whose card is not written yet.
+    Why `shard` cannot be read, or None when it can: opens its footer (metadata and schema) and reads its `key`
+    column. A truncated file (an interrupted copy, a full disk) loses its footer and fails here; damage inside the
+    audio pages is only found while streaming (`iter_shard_records`).
     """
-    import datasets
+    import pyarrow as pa
 
+    try:
+        read_column(shard, "key")
+    except (pa.ArrowException, OSError) as err:
+        return corrupt_shard_message(shard, err)
+    return None
+
+
+def find_corrupt_shards(corpus_dir: str | os.PathLike) -> dict[Path, str]:
+    """`shard -> reason` of every shard of the corpus that `shard_error` finds unreadable."""
+    errors = {shard: shard_error(shard) for shard in list_shards(corpus_dir)}
+    return {shard: error for shard, error in errors.items() if error is not None}
+
+
+def check_readable_shards(corpus_dir: str | os.PathLike, strict: bool = False) -> list[Path]:
+    """
+    The shards a reader can open (`shard_error`), before streaming: logs a warning naming each unreadable one.
+
+    Raises:
+        CorruptShardError: `strict` and a shard is unreadable (the first one named).
+        CorpusError: no shard at all, or none readable.
+    """
     shards = list_shards(corpus_dir)
     if not shards:
         raise CorpusError(f"{corpus_dir}: the corpus has no shards in {DATA_DIR}/; build it first.")
-    return datasets.load_dataset("parquet", data_files={split: [str(s) for s in shards]}, split=split, streaming=True)
+    bad = find_corrupt_shards(corpus_dir)
+    if bad and strict:
+        raise CorruptShardError(next(iter(bad.values())))
+    for error in bad.values():
+        logger.warning("skipping %s", error)
+    if len(bad) == len(shards):
+        raise CorpusError(f"{corpus_dir}: none of its {len(shards)} shards can be read; rebuild the corpus.")
+    return [shard for shard in shards if shard not in bad]
+
+
+def set_aside_shard(corpus_dir: str | os.PathLike, shard: str | os.PathLike) -> Path:
+    """Moves an unreadable shard to `corrupt/` (out of `data/`, so no reader sees it); returns its new path."""
+    target_dir = Path(corpus_dir) / CORRUPT_DIR
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / Path(shard).name
+    suffix = 1
+    while target.exists():  # the same shard name torn twice: keep both copies
+        target = target_dir / f"{Path(shard).name}.{suffix}"
+        suffix += 1
+    os.replace(shard, target)
+    return target
+
+
+def is_corrupt_shard_marker(record: dict[str, Any]) -> bool:
+    """True for the record `iter_shard_records(mark_corrupt=True)` yields in place of an unreadable shard."""
+    return record.get("key") is None
+
+
+def iter_shard_records(
+    shards: list[str], info: CorpusInfo, strict: bool = False, mark_corrupt: bool = False, batch_size: int = 8
+):
+    """
+    Records of `shards`, read with pyarrow one batch at a time; a shard that cannot be read is skipped.
+
+    Args:
+        shards: Parquet files (the `datasets` shards of the stream: one list entry per file).
+        info: the corpus settings (the columns read).
+        strict: raise `CorruptShardError` naming the shard instead of skipping it.
+        mark_corrupt: in place of an unreadable shard (or of its unread rest), yield a marker record whose `key` is
+            None and whose `source` is the error naming the shard (`is_corrupt_shard_marker`), so a reader can count
+            it.
+        batch_size: rows read at once.
+
+    Yields:
+        dicts with the columns of `info.features()`.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = list(info.features())
+    for shard in shards:
+        try:
+            with pq.ParquetFile(shard) as parquet:
+                for batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
+                    yield from batch.to_pylist()
+        except (pa.ArrowException, OSError) as err:
+            message = corrupt_shard_message(shard, err)
+            if strict:
+                raise CorruptShardError(message) from err
+            logger.warning("skipped the rest of %s", message)
+            if mark_corrupt:
+                yield dict.fromkeys(columns) | {"source": message}
+
+
+def load_streaming_corpus(
+    corpus_dir: str | os.PathLike, split: str = "train", strict: bool = False, mark_corrupt_shards: bool = False
+):
+    """
+    The corpus as a streaming `datasets.IterableDataset` with one shard per Parquet file.
+
+    Yields the records `load_dataset(corpus_dir, streaming=True, split="train")` yields (the dataset card's YAML names
+    the same files), but an unreadable shard is skipped with a warning naming it instead of ending the stream
+    (`iter_shard_records`; `strict=True` raises `CorruptShardError`, `mark_corrupt_shards=True` yields a marker record
+    for it). The shard list is explicit, so this also works on a corpus whose card is not written yet; `datasets`
+    still splits it between processes and DataLoader workers by whole files and shuffles their order.
+    """
+    import datasets
+
+    info = load_corpus_info(corpus_dir)
+    shards = list_shards(corpus_dir)
+    if not shards:
+        raise CorpusError(f"{corpus_dir}: the corpus has no shards in {DATA_DIR}/; build it first.")
+    return datasets.IterableDataset.from_generator(
+        iter_shard_records,
+        features=info.features(),
+        gen_kwargs={
+            "shards": [str(s) for s in shards],
+            "info": info,
+            "strict": strict,
+            "mark_corrupt": mark_corrupt_shards,
+        },
+        split=split,
+    )
 
 
 def teacher_array(record: dict[str, Any], teacher: TeacherInfo) -> np.ndarray:
@@ -218,14 +364,22 @@ __all__ = [
     "CORPUS_INFO_FILE",
     "CorpusError",
     "CorpusInfo",
+    "CorruptShardError",
+    "check_readable_shards",
     "TeacherInfo",
+    "find_corrupt_shards",
+    "is_corrupt_shard_marker",
+    "iter_shard_records",
     "key_to_shard",
     "list_shards",
     "next_shard_index",
     "load_corpus_info",
     "load_streaming_corpus",
     "read_column",
+    "read_shard_keys",
     "save_corpus_info",
+    "set_aside_shard",
+    "shard_error",
     "shard_path",
     "teacher_array",
     "write_shard",

@@ -3,6 +3,12 @@
 `CorpusBuilder` is what one process of `examples/build_corpus.py` runs: it takes its part of the pending videos,
 writes its own shards (`data/shard-r{rank}-{index}.parquet`), records the videos it could not read in
 `failures/rank-{rank}.jsonl`, and skips the videos already in a shard, so a build can be interrupted and resumed.
+
+What an interruption (kill -9, a crash, a full disk) can leave, and what a resumed build does with it: a shard is
+written to `*.parquet.tmp` and renamed when complete, so a kill loses at most the shard in progress (its `.tmp` is
+deleted by the next run of that rank); a shard that is nevertheless unreadable (truncated by a copy, a damaged disk)
+is moved to `corrupt/` with a warning naming it (`set_aside_unreadable_shards`) and its videos are built again; a
+failure-log line cut by the kill is ignored (that video is tried again).
 """
 
 import json
@@ -17,7 +23,17 @@ import numpy as np
 import torch
 
 from .audio_io import AudioLoadError, load_audio
-from .corpus import FAILURES_DIR, CorpusInfo, key_to_shard, next_shard_index, shard_path, write_shard
+from .corpus import (
+    DATA_DIR,
+    FAILURES_DIR,
+    CorpusInfo,
+    find_corrupt_shards,
+    key_to_shard,
+    next_shard_index,
+    set_aside_shard,
+    shard_path,
+    write_shard,
+)
 from .errors import SoundNetError
 from .teachers import ImageTeacher
 from .video_frames import VideoDecodeError, iter_frames, step_times
@@ -111,19 +127,56 @@ def failures_path(corpus_dir: str | os.PathLike, rank: int) -> Path:
 
 
 def read_failures(corpus_dir: str | os.PathLike) -> dict[str, str]:
-    """`key -> error` of every video a build could not turn into a record (all ranks, all runs)."""
+    """
+    `key -> error` of every video a build could not turn into a record (all ranks, all runs). A line that does not
+    parse (the last one, cut by a kill during its write) is skipped with a warning: that video is tried again.
+    """
     failures = {}
     for path in sorted((Path(corpus_dir) / FAILURES_DIR).glob("*.jsonl")):
-        for line in path.read_text().splitlines():
-            if line.strip():
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
                 entry = json.loads(line)
                 failures[entry["key"]] = entry["error"]
+            except (ValueError, KeyError, TypeError):
+                logger.warning(
+                    "%s:%d: unreadable line ignored (an interrupted write); its video is retried.", path, number
+                )
     return failures
 
 
 def finished_keys(corpus_dir: str | os.PathLike) -> set[str]:
-    """Keys of the records already in a finished shard (the build's ground truth for resuming)."""
+    """
+    Keys of the records already in a finished shard (the build's ground truth for resuming). Raises
+    `CorruptShardError` naming an unreadable shard: run `set_aside_unreadable_shards` first.
+    """
     return set(key_to_shard(corpus_dir))
+
+
+def set_aside_unreadable_shards(corpus_dir: str | os.PathLike) -> dict[Path, Path]:
+    """
+    Moves every unreadable shard (`corpus.shard_error`: truncated, not Parquet) from `data/` to `corrupt/`, with a
+    warning naming it, so that its videos count as not done and a resumed build makes them again. Run it on one
+    process, before the others list the finished keys.
+
+    Returns:
+        `{old path: new path}` of the shards moved.
+    """
+    moved = {}
+    for shard, error in find_corrupt_shards(corpus_dir).items():
+        moved[shard] = set_aside_shard(corpus_dir, shard)
+        logger.warning("%s\nMoved it to %s; its videos will be built again.", error, moved[shard])
+    return moved
+
+
+def remove_unfinished_shards(corpus_dir: str | os.PathLike, rank: int) -> list[Path]:
+    """Deletes the `*.parquet.tmp` files `rank` left when it was killed while writing a shard; returns them."""
+    pattern = shard_path(corpus_dir, rank, 0).name.rsplit("-", 1)[0] + "-*.parquet.tmp"
+    stale = sorted((Path(corpus_dir) / DATA_DIR).glob(pattern))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 @dataclass
@@ -168,6 +221,7 @@ class CorpusBuilder:
         self.shard_size = shard_size
         self.strict = strict
         self.device = device
+        remove_unfinished_shards(self.corpus_dir, rank)
         self._next_index = next_shard_index(self.corpus_dir, rank)
 
     def _flush(self, records: list[dict[str, Any]], stats: BuildStats) -> None:
@@ -222,4 +276,6 @@ __all__ = [
     "find_videos",
     "finished_keys",
     "read_failures",
+    "remove_unfinished_shards",
+    "set_aside_unreadable_shards",
 ]

@@ -7,7 +7,9 @@ centre (with a clip of exactly `T` steps this is step `k mod T`).
 
 Decoding happens inside `IterableDataset.map`, so DataLoader workers decode in parallel. A record whose audio or
 teacher arrays are bad is skipped, logged and counted (`num_corrupt` rides along with the next good example), and the
-stream goes on; `strict=True` raises `CorruptRecordError` instead.
+stream goes on; `strict=True` raises `CorruptRecordError` instead. A shard that cannot be read at all (truncated,
+not Parquet) is skipped the same way, logged with its path by the reader (`corpus.iter_shard_records`) and counted in
+`num_corrupt_shards`; with `strict=True` it raises `CorruptShardError`.
 """
 
 import logging
@@ -19,7 +21,14 @@ import numpy as np
 import torch
 
 from .audio_io import load_audio
-from .corpus import CorpusError, CorpusInfo, load_corpus_info, load_streaming_corpus, teacher_array
+from .corpus import (
+    CorpusError,
+    CorpusInfo,
+    is_corrupt_shard_marker,
+    load_corpus_info,
+    load_streaming_corpus,
+    teacher_array,
+)
 from .errors import SoundNetError
 
 
@@ -113,6 +122,7 @@ class PretrainingExampleDecoder:
         self.input_scale = input_scale
         self.strict = strict
         self.pending_corrupt = 0
+        self.pending_corrupt_shards = 0
 
     def decode(self, record: dict[str, Any]) -> dict[str, Any]:
         """One record -> one example; raises `CorruptRecordError` naming the record and the problem."""
@@ -135,19 +145,24 @@ class PretrainingExampleDecoder:
         return example
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
-        columns = ["key", "input_values", *(HEAD_INPUTS[head] for head in self.heads), "num_corrupt"]
+        columns = ["key", "input_values", *(HEAD_INPUTS[head] for head in self.heads)]
+        columns += ["num_corrupt", "num_corrupt_shards"]
         out: dict[str, list] = {column: [] for column in columns}
         for i in range(len(batch["key"])):
+            record = {name: values[i] for name, values in batch.items()}
+            if is_corrupt_shard_marker(record):  # the reader already logged it, naming the shard
+                self.pending_corrupt_shards += 1
+                continue
             try:
-                example = self.decode({name: values[i] for name, values in batch.items()})
+                example = self.decode(record)
             except CorruptRecordError as err:
                 if self.strict:
                     raise
                 self.pending_corrupt += 1
                 logger.warning("skipped corrupt %s", err)
                 continue
-            example["num_corrupt"] = self.pending_corrupt
-            self.pending_corrupt = 0
+            example["num_corrupt"], example["num_corrupt_shards"] = self.pending_corrupt, self.pending_corrupt_shards
+            self.pending_corrupt = self.pending_corrupt_shards = 0
             for column in columns:
                 out[column].append(example[column])
         return out
@@ -173,19 +188,20 @@ def pretraining_dataset(
         shuffle_buffer_size: records in `datasets`' streaming shuffle buffer (the shard order is shuffled too).
         seed: shuffle seed.
         input_scale: multiplier of the waveform (256).
-        strict: make a corrupt record fatal.
+        strict: make a corrupt record or an unreadable shard fatal.
 
     Returns:
         `datasets.IterableDataset` of examples with `input_values` `(crop_samples,)`, `teacher_object_probs`
-        `(crop_steps, C_obj)`, `teacher_scene_probs` `(crop_steps, C_scene)`, `key` and `num_corrupt`, with one
-        shard per Parquet file (split between processes and DataLoader workers by whole shards).
+        `(crop_steps, C_obj)`, `teacher_scene_probs` `(crop_steps, C_scene)`, `key`, `num_corrupt` and
+        `num_corrupt_shards` (records and shards skipped since the previous example), with one shard per Parquet
+        file (split between processes and DataLoader workers by whole shards).
     """
     info = load_corpus_info(corpus_dir)
     head_teachers = head_teachers or default_head_teachers(info)
     decoder = PretrainingExampleDecoder(
         info, crop_steps_for(crop_seconds, info.step_seconds), head_teachers, input_scale, strict
     )
-    dataset = load_streaming_corpus(corpus_dir)
+    dataset = load_streaming_corpus(corpus_dir, strict=strict, mark_corrupt_shards=True)
     if shuffle_buffer_size > 1:
         dataset = dataset.shuffle(seed=seed, buffer_size=shuffle_buffer_size)
     return dataset.map(decoder, batched=True, batch_size=8, remove_columns=list(info.features()))
@@ -207,7 +223,8 @@ class SoundNetPretrainingCollator:
 
     Returns:
         `dict` with `input_values` `(batch_size, crop_samples)`, the teacher inputs `(batch_size, crop_steps,
-        num_classes)`, `keys` (list of the records' keys) and `num_corrupt` (records skipped before these, `()`).
+        num_classes)`, `keys` (list of the records' keys), `num_corrupt` and `num_corrupt_shards` (records and
+        unreadable shards skipped before these, `()` each).
     """
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -219,6 +236,7 @@ class SoundNetPretrainingCollator:
                 batch[name] = torch.from_numpy(np.stack([np.asarray(e[name], dtype=np.float32) for e in examples]))
         batch["keys"] = [e["key"] for e in examples]
         batch["num_corrupt"] = torch.tensor(sum(int(e["num_corrupt"]) for e in examples))
+        batch["num_corrupt_shards"] = torch.tensor(sum(int(e.get("num_corrupt_shards", 0)) for e in examples))
         return batch
 
 
