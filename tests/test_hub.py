@@ -195,7 +195,7 @@ def test_push_then_load_in_fresh_processes_with_and_without_the_plugin(hub, tmp_
 
 def test_repush_is_idempotent_and_a_change_makes_one_commit(hub, tmp_path, tiny_checkpoint):
     env = hub_env(hub.endpoint, tmp_path / "hf")
-    command = ["-m", "hf_soundnet.hub", str(tiny_checkpoint), "someone/tiny", "--private"]
+    command = ["-m", "hf_soundnet.hub", str(tiny_checkpoint), "someone/tiny", "--hub-private-repo"]
     first, second = run_client(command, env), run_client(command, env)
     assert first.returncode == 0 and second.returncode == 0, second.stderr[-3000:]
     assert hub.store.repo("someone/tiny")["private"]
@@ -223,7 +223,7 @@ def test_failed_push_names_repo_and_endpoint_and_leaves_the_folder(tmp_path, tin
     result = run_client(
         ["-m", "hf_soundnet.hub", str(tiny_checkpoint), "someone/tiny"], hub_env(endpoint, tmp_path / "hf")
     )
-    assert result.returncode == 1
+    assert result.returncode == 3  # EXIT_PUSH_FAILED
     assert "someone/tiny" in result.stderr and endpoint in result.stderr and "Connection refused" in result.stderr
     assert "Traceback" not in result.stderr
     assert folder_digest(tiny_checkpoint) == before
@@ -237,9 +237,9 @@ def test_converter_pushes_the_released_weights_loadable_without_the_plugin(hub, 
     output = tmp_path / "soundnet8"
     convert = ["--checkpoint", str(sound8_npy), "--output-dir", str(output), "--push-to-hub", "someone/soundnet8"]
 
-    # 1. The Hub is unreachable: exit 2, a message naming the repo, and a complete local checkpoint.
+    # 1. The Hub is unreachable: exit 3, a message naming the repo, and a complete local checkpoint.
     failed = run_client([str(CONVERTER), *convert], hub_env(closed_port_endpoint(), tmp_path / "h0"))
-    assert failed.returncode == 2, failed.stderr[-3000:]
+    assert failed.returncode == 3, failed.stderr[-3000:]
     assert "someone/soundnet8" in failed.stderr and "is complete" in failed.stderr
     expected_files = {"config.json", "model.safetensors", "preprocessor_config.json", "README.md", *CODE_FILES}
     assert expected_files <= set(folder_digest(output)) and len(list((output / "categories").glob("*.txt"))) == 2
@@ -267,18 +267,20 @@ def test_converter_pushes_the_released_weights_loadable_without_the_plugin(hub, 
     assert without["predictions"][0]["label"].startswith(("scene: ", "object: "))
 
 
-# -- training scripts' --push-to-hub ---------------------------------------------------------------------------------
+# -- training scripts' --push_to_hub ---------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_pretrain_pushes_the_final_model_with_its_card(hub, tmp_path, audio_dir):
-    """`examples/pretrain.py --push-to-hub REPO_ID`: the saved model, its code and a card with the run's facts."""
+    """`examples/pretrain.py --push_to_hub --hub_model_id REPO_ID`: the saved model, its code and a card with the
+    run's facts."""
     from _helpers_corpus import sound_sources, tiny_student_config, write_sound_corpus
 
     corpus, out = tmp_path / "corpus", tmp_path / "out"
     write_sound_corpus(corpus, sound_sources(audio_dir), 2.0, 1.0, records_per_shard=0, num_shards=2)
     tiny_student_config().save_pretrained(tmp_path / "tiny")
-    args = [str(REPO_ROOT / "examples" / "pretrain.py"), "--corpus", str(corpus), "--output-dir", str(out)]
-    args += ["--model", str(tmp_path / "tiny"), "--crop-seconds", "2", "--batch-size", "4", "--num-workers", "0"]
-    args += ["--shuffle-buffer", "0", "--max-steps", "2", "--save-steps", "2", "--push-to-hub", "someone/pretrained"]
+    args = [str(REPO_ROOT / "examples" / "pretrain.py"), "--corpus", str(corpus), "--output_dir", str(out)]
+    args += ["--model", str(tmp_path / "tiny"), "--crop_seconds", "2", "--per_device_train_batch_size", "4"]
+    args += ["--dataloader_num_workers", "0", "--shuffle_buffer", "0", "--max_steps", "2", "--save_steps", "2"]
+    args += ["--push_to_hub", "--hub_model_id", "someone/pretrained"]
     result = run_client(args, hub_env(hub.endpoint, tmp_path / "hf"))
     assert result.returncode == 0, result.stderr[-4000:]
     on_hub = head_files(hub, "someone/pretrained")
@@ -294,16 +296,17 @@ def test_pretrain_pushes_the_final_model_with_its_card(hub, tmp_path, audio_dir)
 
 
 @pytest.mark.slow
-def test_pretrain_push_failure_keeps_the_model_and_exits_2(tmp_path, audio_dir):
+def test_pretrain_push_failure_keeps_the_model_and_exits_3(tmp_path, audio_dir):
     from _helpers_corpus import sound_sources, tiny_student_config, write_sound_corpus
 
     corpus, out = tmp_path / "corpus", tmp_path / "out"
     write_sound_corpus(corpus, sound_sources(audio_dir), 2.0, 1.0, records_per_shard=0, num_shards=2)
     tiny_student_config().save_pretrained(tmp_path / "tiny")
-    args = [str(REPO_ROOT / "examples" / "pretrain.py"), "--corpus", str(corpus), "--output-dir", str(out)]
-    args += ["--model", str(tmp_path / "tiny"), "--crop-seconds", "2", "--batch-size", "4", "--num-workers", "0"]
-    args += ["--shuffle-buffer", "0", "--max-steps", "1", "--push-to-hub", "someone/pretrained"]
+    args = [str(REPO_ROOT / "examples" / "pretrain.py"), "--corpus", str(corpus), "--output_dir", str(out)]
+    args += ["--model", str(tmp_path / "tiny"), "--crop_seconds", "2", "--per_device_train_batch_size", "4"]
+    args += ["--dataloader_num_workers", "0", "--shuffle_buffer", "0", "--max_steps", "1"]
+    args += ["--push_to_hub", "--hub_model_id", "someone/pretrained"]
     result = run_client(args, hub_env(closed_port_endpoint(), tmp_path / "hf"))
-    assert result.returncode == 2, result.stderr[-4000:]
+    assert result.returncode == 3, result.stderr[-4000:]
     assert "someone/pretrained" in result.stderr and "push it later" in result.stderr
     assert (out / "model.safetensors").is_file() and (out / "README.md").is_file()

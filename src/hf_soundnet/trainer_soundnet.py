@@ -38,14 +38,18 @@ def distillation_training_arguments(output_dir: str | os.PathLike, **overrides) 
     shards of a streaming corpus (accelerate hands each process whole shards of a `datasets.IterableDataset`)
     instead of rank 0 reading everything and dispatching batches. `overrides` win.
     """
-    values = {
+    return TrainingArguments(output_dir=str(output_dir), **{**distillation_training_defaults(), **overrides})
+
+
+def distillation_training_defaults() -> dict[str, Any]:
+    """The `TrainingArguments` values that [`distillation_training_arguments`] sets (e.g. the defaults of a
+    command line parsed with `HfArgumentParser`: `parser.set_defaults(**distillation_training_defaults())`)."""
+    return {
         **PAPER_TRAINING_DEFAULTS,
         "remove_unused_columns": False,
         "accelerator_config": {"dispatch_batches": False, "split_batches": False},
         "report_to": "none",
-        **overrides,
     }
-    return TrainingArguments(output_dir=str(output_dir), **values)
 
 
 class SoundNetDistillationTrainer(Trainer):
@@ -146,4 +150,9 @@ class SoundNetDistillationTrainer(Trainer):
             json.dump(self.reads_summary(), f, indent=1)
 
 
-__all__ = ["PAPER_TRAINING_DEFAULTS", "SoundNetDistillationTrainer", "distillation_training_arguments"]
+__all__ = [
+    "PAPER_TRAINING_DEFAULTS",
+    "SoundNetDistillationTrainer",
+    "distillation_training_arguments",
+    "distillation_training_defaults",
+]
