@@ -216,7 +216,8 @@ def test_extract_resumes_and_refuses_other_settings(mixed_folder, tiny_checkpoin
     stamp = first.stat().st_mtime_ns
     first_forest = out / "forest.ogg.npy"
     first_forest.unlink()
-    assert main(argv) == 0
+    capsys.readouterr()
+    assert main([a for a in argv if a != "--quiet"]) == 0
     assert first.stat().st_mtime_ns == stamp and first_forest.is_file()
     assert "1 files already extracted" in capsys.readouterr().err
     assert main([a if a != "conv3" else "conv2" for a in argv]) == 2
@@ -324,3 +325,24 @@ def test_extract_streams_long_files_with_the_same_frames(released_checkpoint, au
     whole, streamed = arrays["whole"], arrays["streamed"]
     assert whole.shape == streamed.shape and whole.shape[1] > 1
     np.testing.assert_allclose(streamed, whole, atol=1e-4 * np.abs(whole).max())
+
+
+def test_quiet_prints_only_errors_and_results(mixed_folder, tiny_checkpoint, capsys):
+    """--quiet: no progress bars (ours, transformers' weight loading), no summaries, no warnings; the per-file errors
+    and the results (JSON Lines on stdout) remain; the logging and warning state is restored afterwards."""
+    import logging
+    import warnings
+
+    argv = ["classify", str(mixed_folder), "--model", str(tiny_checkpoint), "--num-workers", "0", "--top-k", "1"]
+    filters = list(warnings.filters)
+    assert main([*argv, "--quiet"]) == 1  # the corrupt and the empty file
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == len(GOOD_FILES) + len(BAD_FILES)
+    lines = err.splitlines()
+    assert len(lines) == len(BAD_FILES) + 1 and all(line.startswith("soundnet classify: ") for line in lines), lines
+    assert all(name in err for name in BAD_FILES) and "files failed" in lines[-1]
+    assert logging.root.manager.disable == logging.NOTSET and warnings.filters == filters
+
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "audio s/s after start-up" in err and "Loading weights" in err  # the same run, not quiet

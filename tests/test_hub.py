@@ -310,3 +310,22 @@ def test_pretrain_push_failure_keeps_the_model_and_exits_3(tmp_path, audio_dir):
     assert result.returncode == 3, result.stderr[-4000:]
     assert "someone/pretrained" in result.stderr and "push it later" in result.stderr
     assert (out / "model.safetensors").is_file() and (out / "README.md").is_file()
+
+
+@pytest.mark.slow
+def test_finetune_bare_push_to_hub_flag_and_push_failure_exits_3(tmp_path, audio_dir, tiny_checkpoint):
+    """`examples/finetune.py --push-to-hub` (TrainingArguments' flag, once a usage error) with --hub_model_id: the
+    model is trained and saved, the push to an unreachable Hub fails, and the exit status is 3."""
+    from _helpers_downstream import make_esc50_folder
+
+    data = make_esc50_folder(tmp_path / "esc50", audio_dir, clips_per_class=5, seconds=1.0)
+    out = tmp_path / "run"
+    args = [str(REPO_ROOT / "examples" / "finetune.py"), "--data", str(data), "--model", str(tiny_checkpoint)]
+    args += ["--classifier_layer", "conv2", "--output_dir", str(out), "--max_steps", "1", "--save_strategy", "no"]
+    args += ["--per_device_train_batch_size", "4", "--num_workers", "0", "--crop_seconds", "0.5", "--quiet"]
+    args += ["--push-to-hub", "--hub_model_id", "someone/finetuned"]
+    result = run_client(args, hub_env(closed_port_endpoint(), tmp_path / "hf"))
+    assert result.returncode == 3, result.stderr[-4000:]
+    assert "someone/finetuned" in result.stderr and "push it later" in result.stderr
+    assert (out / "model.safetensors").is_file() and (out / "eval_results.json").is_file()
+    assert "Traceback" not in result.stderr and result.stdout == ""  # --quiet: nothing but the error

@@ -176,3 +176,20 @@ def test_training_scripts_take_training_arguments_names():
         with pytest.raises(SystemExit) as exit_:
             load_example(script).parse_args(argv)
         assert exit_.value.code == EXIT_USAGE, (script, argv)
+
+
+def test_hub_arguments_of_a_command():
+    """`add_hub_arguments`: TrainingArguments' four hub options in the command's kebab-case (snake_case accepted),
+    for subcommands that push (the converter)."""
+    import argparse
+
+    from hf_soundnet.cli.options import add_hub_arguments, check_hub_arguments
+
+    parser = argparse.ArgumentParser()
+    add_hub_arguments(parser)
+    args = parser.parse_args(["--push-to-hub", "--hub-model-id", "u/m", "--hub_token", "t", "--hub-private-repo"])
+    assert (args.push_to_hub, args.hub_model_id, args.hub_token, args.hub_private_repo) == (True, "u/m", "t", True)
+    check_hub_arguments(args)
+    with pytest.raises(ValueError, match="--hub-model-id"):
+        check_hub_arguments(parser.parse_args(["--push_to_hub"]))
+    assert parser.parse_args([]).push_to_hub is False
