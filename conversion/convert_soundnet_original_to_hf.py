@@ -10,7 +10,8 @@ With `--push-to-hub REPO_ID`, the written folder (config with `auto_map`, weight
 model card, category lists) is then pushed to the Hub; pushing again an unchanged folder makes no new commit. A failed
 push leaves the local folder complete.
 
-Exit status: 0 done, 1 conversion failed (nothing pushed), 2 converted and saved but the push failed.
+Exit status as every command's (`soundnet --help`): 0 done, 1 conversion failed (nothing pushed), 3 converted and
+saved but the push failed.
 
 Example:
     python conversion/convert_soundnet_original_to_hf.py --output-dir soundnet8 [--push-to-hub user/soundnet8]

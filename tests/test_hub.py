@@ -321,7 +321,7 @@ def test_finetune_bare_push_to_hub_flag_and_push_failure_exits_3(tmp_path, audio
     data = make_esc50_folder(tmp_path / "esc50", audio_dir, clips_per_class=5, seconds=1.0)
     out = tmp_path / "run"
     args = [str(REPO_ROOT / "examples" / "finetune.py"), "--data", str(data), "--model", str(tiny_checkpoint)]
-    args += ["--classifier_layer", "conv2", "--output_dir", str(out), "--max_steps", "1", "--save_strategy", "no"]
+    args += ["--classifier_layer", "pool3", "--output_dir", str(out), "--max_steps", "1", "--save_strategy", "no"]
     args += ["--per_device_train_batch_size", "4", "--num_workers", "0", "--crop_seconds", "0.5", "--quiet"]
     args += ["--push-to-hub", "--hub_model_id", "someone/finetuned"]
     result = run_client(args, hub_env(closed_port_endpoint(), tmp_path / "hf"))
