@@ -423,7 +423,7 @@ def bench_end_to_end(args, paths: list[Path], classifier, model_path: str | None
         del functions["pipeline"]
         skipped.append(_skipped("(a) end to end", what["pipeline"], f"no converted checkpoint at {args.model}"))
     output = folder / "predictions.jsonl"
-    cli = [sys.executable, "-m", "hf_soundnet.cli", "classify", str(listing), "--output", str(output), "--quiet"]
+    cli = [sys.executable, "-m", "hf_soundnet.cli", "classify", str(listing), "--output-file", str(output), "--quiet"]
     cli += ["--model", model_path or args.model, *args.cli_options]
     cli_rates = []
 

@@ -5,7 +5,7 @@ The converter lives in the package (`hf_soundnet.conversion`, `hf_soundnet/cli/c
 transformers-style `convert_*_original_to_hf.py` entry point. See `soundnet convert --help`.
 
 Example:
-    python conversion/convert_soundnet_original_to_hf.py --output-dir soundnet8 [--push-to-hub user/soundnet8]
+    python conversion/convert_soundnet_original_to_hf.py --output-dir soundnet8 [--push-to-hub --hub-model-id user/soundnet8]
 """
 
 import sys

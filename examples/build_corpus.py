@@ -7,27 +7,31 @@ original's 4 frames per 20 s), and each image teacher's softmax over that frame.
 
 Runs on one process or many: under `accelerate launch`, each process takes its own part of the videos and writes its
 own shards (on GPUs, each process runs the teachers on its own GPU). Resumable: re-running the same command skips the
-videos already in a shard and those listed as bad in failures/ (unless --retry-failed). Bad videos are skipped and
+videos already in a shard and those listed as bad in failures/ (unless --retry_failed). Bad videos are skipped and
 reported (--strict makes the first one fatal).
 
 Examples:
-    python examples/build_corpus.py --videos videos/ --output corpus/ \\
-        --teacher objects=microsoft/resnet-50 --teacher scenes=path/to/places365-classifier
-    accelerate launch --num_processes 4 examples/build_corpus.py --videos videos/ --output corpus/ --teacher ...
+    python examples/build_corpus.py --videos videos/ --output_dir corpus/ \\
+        --teachers objects=microsoft/resnet-50 scenes=path/to/places365-classifier
+    accelerate launch --num_processes 4 examples/build_corpus.py --videos videos/ --output_dir corpus/ --teachers ...
 
-Exit status: 0 when every pending video was processed (bad ones skipped and listed), 1 on a fatal error
-(bad arguments, a teacher that does not load, a corpus built with other settings, --strict and a bad video).
+Exit status as every command's (see `soundnet --help`): 0 every video is in the corpus, 1 done but bad videos were
+skipped (now or, listed in failures/, by an earlier run), or --strict and a bad video, 2 usage error (options, a teacher that does not
+load, a missing videos folder, a corpus built with other settings).
 """
 
-import argparse
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from accelerate import PartialState
 from tqdm.auto import tqdm
+from transformers import HfArgumentParser
 
 from hf_soundnet import SoundNetFeatureExtractor
+from hf_soundnet.cli.common import EXIT_FAILED_FILES, EXIT_OK, EXIT_USAGE
+from hf_soundnet.cli.options import QUIET_HELP, HelpFormatter, parse_dataclasses, silenced
 from hf_soundnet.corpus import (
     CORPUS_INFO_FILE,
     CorpusError,
@@ -48,33 +52,38 @@ from hf_soundnet.corpus_card import write_dataset_card
 from hf_soundnet.teachers import ImageTeacher, TeacherLoadError, parse_teacher_spec
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--videos", type=Path, required=True, help="Folder of videos (searched recursively).")
-    parser.add_argument("--output", type=Path, required=True, help="Corpus folder (created; resumed if it exists).")
-    parser.add_argument(
-        "--teacher",
-        action="append",
-        required=True,
-        metavar="[NAME=]MODEL",
-        help="An image classifier (Hub id or local folder) loaded with AutoModelForImageClassification and "
-        "AutoImageProcessor. Repeat for several teachers. Unnamed teachers are called objects, scenes, teacher2, ...",
+@dataclass
+class CorpusArguments:
+    videos: Path = field(metadata={"help": "Folder of videos (searched recursively)."})
+    output_dir: Path = field(metadata={"help": "Corpus folder (created; resumed if it exists)."})
+    teachers: list[str] = field(
+        metadata={
+            "help": "Image classifiers as [NAME=]MODEL (Hub id or local folder), loaded with "
+            "AutoModelForImageClassification and AutoImageProcessor. Unnamed teachers are called objects, scenes, "
+            "teacher2, ...",
+            "metavar": "[NAME=]MODEL",
+        }
     )
-    parser.add_argument("--step-seconds", type=float, default=5.0, help="Seconds per teacher step/frame (5).")
-    parser.add_argument("--sampling-rate", type=int, default=22050, help="Audio rate in Hz (22050, SoundNet's).")
-    parser.add_argument("--audio-format", choices=("flac", "mp3", "wav"), default="flac", help="Audio codec.")
-    parser.add_argument(
-        "--channel-mode",
-        choices=SoundNetFeatureExtractor.channel_modes,
+    step_seconds: float = field(default=5.0, metadata={"help": "Seconds per teacher step/frame."})
+    sampling_rate: int = field(default=22050, metadata={"help": "Audio rate in Hz (SoundNet's)."})
+    audio_format: str = field(default="flac", metadata={"help": "Audio codec.", "choices": ("flac", "mp3", "wav")})
+    channel_mode: str = field(
         default="first",
-        help="Stereo to mono (first: the original).",
+        metadata={"help": "Stereo to mono (first: the original).", "choices": SoundNetFeatureExtractor.channel_modes},
     )
-    parser.add_argument("--shard-size", type=int, default=64, help="Videos per shard (64).")
-    parser.add_argument("--extensions", nargs="+", default=list(VIDEO_EXTENSIONS), help="Video file extensions.")
-    parser.add_argument("--retry-failed", action="store_true", help="Try again the videos listed in failures/.")
-    parser.add_argument("--strict", action="store_true", help="Stop at the first bad video (exit status 1).")
-    parser.add_argument("--cpu", action="store_true", help="Run the teachers on CPU even when GPUs are there.")
-    return parser.parse_args(argv)
+    shard_size: int = field(default=64, metadata={"help": "Videos per shard."})
+    extensions: list[str] = field(default_factory=lambda: list(VIDEO_EXTENSIONS), metadata={"help": "Video suffixes."})
+    retry_failed: bool = field(default=False, metadata={"help": "Try again the videos listed in failures/."})
+    strict: bool = field(default=False, metadata={"help": "Stop at the first bad video (exit status 1)."})
+    use_cpu: bool = field(default=False, metadata={"help": "Run the teachers on CPU even when GPUs are there."})
+    quiet: bool = field(default=False, metadata={"help": QUIET_HELP})
+
+
+def parse_args(argv: list[str] | None = None) -> CorpusArguments:
+    """The options; usage errors exit 2."""
+    parser = HfArgumentParser(CorpusArguments, description=__doc__, formatter_class=HelpFormatter)
+    (args,) = parse_dataclasses(parser, argv)
+    return args
 
 
 def load_teachers(specs: list[str], device) -> list[ImageTeacher]:
@@ -85,7 +94,7 @@ def load_teachers(specs: list[str], device) -> list[ImageTeacher]:
     return [ImageTeacher.from_pretrained(model, name, device=device) for name, model in named]
 
 
-def prepare_corpus(args: argparse.Namespace, teachers: list[ImageTeacher]) -> CorpusInfo:
+def prepare_corpus(args: CorpusArguments, teachers: list[ImageTeacher]) -> CorpusInfo:
     """The corpus settings; on a resumed build, checks they equal those the corpus was started with."""
     info = CorpusInfo(
         teachers=[TeacherInfo(t.name, t.model_id, t.num_classes, t.labels) for t in teachers],
@@ -94,60 +103,80 @@ def prepare_corpus(args: argparse.Namespace, teachers: list[ImageTeacher]) -> Co
         audio_format=args.audio_format,
         channel_mode=args.channel_mode,
     )
-    if (args.output / CORPUS_INFO_FILE).exists():
-        existing = load_corpus_info(args.output)
+    if (args.output_dir / CORPUS_INFO_FILE).exists():
+        existing = load_corpus_info(args.output_dir)
         if existing.settings() != info.settings():
             raise CorpusError(
-                f"{args.output}: this corpus was started with other settings or teachers:\n  on disk: "
+                f"{args.output_dir}: this corpus was started with other settings or teachers:\n  on disk: "
                 f"{existing.settings()}\n  asked:   {info.settings()}\nUse the same options to resume, or another "
-                "--output for a new corpus."
+                "--output_dir for a new corpus."
             )
     return info
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    with silenced(args.quiet):
+        return build(args)
+
+
+def build(args: CorpusArguments) -> int:
+    """Builds (or resumes) the corpus on this process's share of the videos; the exit status."""
     # On a machine without GPUs, cpu=True makes `accelerate launch --multi_gpu` processes a gloo group (else each
     # would think it is alone).
-    state = PartialState(cpu=args.cpu or not torch.cuda.is_available())
+    state = PartialState(cpu=args.use_cpu or not torch.cuda.is_available())
     try:
-        teachers = load_teachers(args.teacher, state.device)
+        teachers = load_teachers(args.teachers, state.device)
         info = prepare_corpus(args, teachers)
         keys = find_videos(args.videos, args.extensions)
     except (TeacherLoadError, CorpusError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
     if state.is_main_process:
-        save_corpus_info(args.output, info)
-        set_aside_unreadable_shards(args.output)  # e.g. truncated by a copy: warns naming it, rebuilds its videos
+        save_corpus_info(args.output_dir, info)
+        set_aside_unreadable_shards(args.output_dir)  # e.g. truncated by a copy: warns naming it, rebuilds its videos
     state.wait_for_everyone()  # every process sees the same finished shards before any writes a new one
 
-    done = finished_keys(args.output)
-    failed = {} if args.retry_failed else read_failures(args.output)
+    done = finished_keys(args.output_dir)
+    failed = {} if args.retry_failed else read_failures(args.output_dir)
     pending = [key for key in keys if key not in done and key not in failed]
     mine = pending[state.process_index :: state.num_processes]
-    if state.is_main_process:
+    if state.is_main_process and not args.quiet:
         print(
             f"{len(keys)} videos: {len(done)} already in the corpus, {len(failed)} known bad, {len(pending)} to do "
             f"on {state.num_processes} process(es)."
         )
-    builder = CorpusBuilder(args.output, info, teachers, state.process_index, args.shard_size, args.strict)
-    with tqdm(total=len(mine), desc=f"rank {state.process_index}", unit="video", position=state.process_index) as bar:
+    builder = CorpusBuilder(args.output_dir, info, teachers, state.process_index, args.shard_size, args.strict)
+    with tqdm(
+        total=len(mine),
+        desc=f"rank {state.process_index}",
+        unit="video",
+        position=state.process_index,
+        disable=args.quiet,
+    ) as bar:
         try:
             stats = builder.run(args.videos, mine, progress=bar)
         except Exception as err:  # only --strict lets a bad video out of the builder
             print(f"error (--strict): {err}", file=sys.stderr)
-            return 1
-    print(f"rank {state.process_index}: wrote {stats.written} records in {len(stats.shards)} shard(s)", end="")
-    print(f", skipped {len(stats.failed)} bad video(s):" if stats.failed else ".")
-    for key, error in stats.failed.items():
-        print(f"  skipped {key}: {error}")
+            return EXIT_FAILED_FILES
+    if not args.quiet:
+        print(f"rank {state.process_index}: wrote {stats.written} records in {len(stats.shards)} shard(s)", end="")
+        print(f", skipped {len(stats.failed)} bad video(s) (listed on stderr)." if stats.failed else ".")
+    for key, error in stats.failed.items():  # errors: shown with --quiet too
+        print(f"build_corpus: skipped {key}: {error}", file=sys.stderr)
+    if failed and state.is_main_process:
+        print(
+            f"build_corpus: {len(failed)} videos listed as bad in {args.output_dir / 'failures'} were skipped; "
+            "--retry_failed tries them again.",
+            file=sys.stderr,
+        )
 
     state.wait_for_everyone()
     if state.is_main_process:
-        card = write_dataset_card(args.output, info)
-        print(f"Corpus card: {card}")
-    return 0
+        card = write_dataset_card(args.output_dir, info)
+        if not args.quiet:
+            print(f"Corpus card: {card}")
+    return EXIT_FAILED_FILES if stats.failed or failed else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -8,24 +8,37 @@ clips. Accuracy comes from the package's local evaluate module (works offline).
 
 Data: a folder in the ESC-50 release layout (meta/esc50.csv + audio/; --eval_fold is held out), or a datasets id
 with an Audio column and a label column (--eval_split, or else --eval_fold of a fold column, or else a stratified
-20 % split). Every TrainingArguments option is accepted. --push-to-hub REPO_ID pushes the final model (config,
-weights, preprocessor config, code and the Trainer's model card) when training ends, with --hub_token and
---hub_private_repo; a failed push keeps the local model and exits 3.
+20 % split). Every TrainingArguments option is accepted (--output_dir, --use_cpu, --seed, ...). --push_to_hub pushes
+the final model (config, weights, preprocessor config, code and the Trainer's model card) once, when training ends,
+to --hub_model_id (default: the name of --output_dir), with --hub_token and --hub_private_repo; a failed push keeps
+the local model and exits 3.
+
+Exit status as every command's (see `soundnet --help`): 0 done, 1 done but some clips were skipped (listed), 2 usage
+error (options, or --data / --model that cannot be loaded), 3 saved locally but the Hub push failed.
 
 Example:
     python examples/finetune.py --data ESC-50-master --model soundnet8 --classifier_layer pool5 \\
         --output_dir soundnet8-esc50 --num_train_epochs 20 --learning_rate 1e-4 --per_device_train_batch_size 16
 """
 
-import argparse
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 from transformers import AutoFeatureExtractor, HfArgumentParser, Trainer, TrainingArguments
 
 from hf_soundnet import SoundNetFeatureExtractor
+from hf_soundnet.cli.common import EXIT_FAILED_FILES, EXIT_OK, EXIT_USAGE
+from hf_soundnet.cli.options import (
+    QUIET_HELP,
+    HelpFormatter,
+    parse_dataclasses,
+    quiet_trainer,
+    quiet_training,
+    silenced,
+)
 from hf_soundnet.finetuning import (
     AudioClassificationCollator,
     accuracy_metric,
@@ -49,39 +62,55 @@ class FinetuneArguments:
     eval_split: str | None = field(default=None, metadata={"help": "Evaluation split of a datasets id."})
     audio_column: str = field(default="audio", metadata={"help": "Audio column of a datasets id."})
     label_column: str = field(default="label", metadata={"help": "Label column of a datasets id."})
-    decode_workers: int = field(default=2, metadata={"help": "Processes decoding the audio once before training."})
+    num_workers: int = field(default=2, metadata={"help": "Processes decoding the audio once before training."})
+    quiet: bool = field(default=False, metadata={"help": QUIET_HELP})
 
 
-def load_split(args: FinetuneArguments, split: str, extractor):
+def parse_args(argv: list[str] | None = None) -> tuple[FinetuneArguments, TrainingArguments]:
+    """The options; usage errors exit 2."""
+    parser = HfArgumentParser(
+        (FinetuneArguments, TrainingArguments), description=__doc__, formatter_class=HelpFormatter
+    )
+    return parse_dataclasses(parser, argv)
+
+
+def load_split(args: FinetuneArguments, split: str, extractor) -> tuple:
+    """`(labelled audio, decoded dataset, skipped clip names)` of one split."""
     data = load_labelled_audio(args.data, split=split, audio_column=args.audio_column, label_column=args.label_column)
-    with tqdm(total=len(data.labels), unit="clip", desc=f"decode {split}", file=sys.stderr) as bar:
-        dataset, skipped = decode_labelled_audio(data, extractor, num_workers=args.decode_workers, progress=bar.update)
+    with tqdm(total=len(data.labels), unit="clip", desc=f"decode {split}", file=sys.stderr, disable=args.quiet) as bar:
+        dataset, skipped = decode_labelled_audio(data, extractor, num_workers=args.num_workers, progress=bar.update)
     for name, error in skipped:
         print(f"finetune: skipped {name}: {error}", file=sys.stderr)
-    return data, dataset
+    return data, dataset, [name for name, _ in skipped]
 
 
 def main(argv: list[str] | None = None) -> int:
-    # `--push-to-hub REPO_ID` is ours (the final model, once); TrainingArguments' boolean `--push_to_hub` (with
-    # `--hub_model_id`) still works and pushes every checkpoint through the Trainer.
-    hub = argparse.ArgumentParser(add_help=False)
-    hub.add_argument("--push-to-hub", dest="push_repo", metavar="REPO_ID")
-    hub_args, argv = hub.parse_known_args(argv)
-    parser = HfArgumentParser((FinetuneArguments, TrainingArguments), description=__doc__)
-    args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    args, training_args = parse_args(argv)
+    with silenced(args.quiet):
+        return finetune(args, training_args)
+
+
+def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> int:
+    """Decodes the data, trains, evaluates, saves (and pushes) the model; the exit status."""
+    if args.quiet:
+        quiet_training(training_args)
     training_args.remove_unused_columns = False  # the collator needs the raw `waveform` column
+    # The final model is pushed once, after it is saved (below), so that an unreachable Hub never stops training
+    # and a failed push exits 3 with the local model intact; the Trainer itself pushes nothing.
+    push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
 
     try:
         extractor = AutoFeatureExtractor.from_pretrained(args.model)
     except OSError:
         extractor = SoundNetFeatureExtractor()  # a variant name: the default preprocessing
     try:
-        data, dataset = load_split(args, args.split, extractor)
+        data, dataset, skipped = load_split(args, args.split, extractor)
     except (OSError, ValueError) as err:
         print(f"finetune: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if args.eval_split is not None:
-        train, evaluation = dataset, load_split(args, args.eval_split, extractor)[1]
+        _, evaluation, skipped_eval = load_split(args, args.eval_split, extractor)
+        train, skipped = dataset, skipped + skipped_eval
     elif data.folds is not None:
         eval_fold = args.eval_fold if args.eval_fold is not None else int(np.max(data.folds))
         train = dataset.filter(lambda fold: fold != eval_fold, input_columns="fold")
@@ -89,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         parts = dataset.class_encode_column("label").train_test_split(0.2, stratify_by_column="label", seed=0)
         train, evaluation = parts["train"], parts["test"]
-    print(f"finetune: {len(train)} training and {len(evaluation)} evaluation clips, {len(data.label_names)} classes")
+    if not args.quiet:
+        print(
+            f"finetune: {len(train)} training and {len(evaluation)} evaluation clips, {len(data.label_names)} classes"
+        )
 
     crop = int(args.crop_seconds * extractor.sampling_rate)
     train.set_transform(random_crop_transform(crop, seed=training_args.seed))
@@ -105,26 +137,34 @@ def main(argv: list[str] | None = None) -> int:
         processing_class=extractor,
         compute_metrics=accuracy_metric(),
     )
+    if args.quiet:
+        quiet_trainer(trainer)
     trainer.train()
     metrics = trainer.evaluate()
-    trainer.log_metrics("eval", metrics)
+    if not args.quiet:
+        trainer.log_metrics("eval", metrics)
     trainer.save_metrics("eval", metrics)
     trainer.save_model()
-    if training_args.push_to_hub:
-        trainer.push_to_hub(finetuned_from=args.model, tasks="audio-classification")
-    print(f"eval accuracy: {metrics['eval_accuracy']:.4f}")
-    if hub_args.push_repo and trainer.is_world_process_zero():
+    if not args.quiet:
+        print(f"eval accuracy: {metrics['eval_accuracy']:.4f}")
+    if skipped:
+        print(f"finetune: {len(skipped)} clips were skipped (listed above).", file=sys.stderr)
+    if push_to_hub and trainer.is_world_process_zero():
+        # The Trainer's own default repo name: the output folder's.
+        repo_id = training_args.hub_model_id or Path(training_args.output_dir).absolute().name
         trainer.create_model_card(
-            model_name=hub_args.push_repo.split("/")[-1], finetuned_from=args.model, tasks="audio-classification"
+            model_name=repo_id.split("/")[-1], finetuned_from=args.model, tasks="audio-classification"
         )
-        return publish_trained_model(
+        status = publish_trained_model(
             training_args.output_dir,
-            hub_args.push_repo,
+            repo_id,
             token=training_args.hub_token,
             private=bool(training_args.hub_private_repo),
             program="finetune",
         )
-    return 0
+        if status != EXIT_OK:
+            return status
+    return EXIT_FAILED_FILES if skipped else EXIT_OK
 
 
 if __name__ == "__main__":

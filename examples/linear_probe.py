@@ -6,11 +6,13 @@ segment with its clip's label, a clip's score is the mean of its segments' score
 held-out fold. Prints per-fold and mean accuracy; corrupt clips are skipped and counted.
 
 Data: a local folder in the ESC-50 release layout (meta/esc50.csv + audio/), or a `datasets` id (or local dataset
-folder) with an Audio column, a label column and a `fold` column (else --num-folds stratified folds).
+folder) with an Audio column, a label column and a `fold` column (else --num_folds stratified folds).
+Exit status as every command's (see `soundnet --help`): 0 done, 1 done but some clips were skipped, 2 usage error
+(options, or --data / --model that cannot be loaded).
 
 Examples:
     python examples/linear_probe.py --data ESC-50-master --layer pool5
-    python examples/linear_probe.py --data ashraq/esc50 --label-column target --layer conv6 --c 0.01
+    python examples/linear_probe.py --data ashraq/esc50 --label_column target --layer conv6 --c 0.01
 """
 
 import json
@@ -22,6 +24,8 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
 from hf_soundnet.batch_inference import load_model_and_extractor
+from hf_soundnet.cli.common import EXIT_FAILED_FILES, EXIT_OK, EXIT_USAGE
+from hf_soundnet.cli.options import QUIET_HELP, HelpFormatter, parse_dataclasses, silenced
 from hf_soundnet.labelled_audio import load_labelled_audio
 from hf_soundnet.linear_probe import cross_validate, extract_segments, make_folds
 
@@ -47,13 +51,30 @@ class ProbeArguments:
     fold_column: str = field(default="fold", metadata={"help": "Fold column of a datasets id."})
     batch_size: int = field(default=8, metadata={"help": "Clips per forward pass."})
     num_workers: int = field(default=2, metadata={"help": "Decoding processes."})
+    use_cpu: bool = field(default=False, metadata={"help": "Run on CPU even when a GPU is available."})
     seed: int = field(default=0, metadata={"help": "Seed of the SVM and of stratified folds."})
-    output_json: str | None = field(default=None, metadata={"help": "Also write the results to this JSON file."})
+    output_file: str | None = field(default=None, metadata={"help": "Also write the results to this JSON file."})
+    quiet: bool = field(default=False, metadata={"help": QUIET_HELP + " The accuracies are still printed."})
+
+
+def parse_args(argv: list[str] | None = None) -> ProbeArguments:
+    """The options; usage errors exit 2."""
+    parser = HfArgumentParser(ProbeArguments, description=__doc__, formatter_class=HelpFormatter)
+    (args,) = parse_dataclasses(parser, argv)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = HfArgumentParser(ProbeArguments, description=__doc__)
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    args = parse_args(argv)
+    with silenced(args.quiet):
+        return probe(args)
+
+
+def probe(args: ProbeArguments) -> int:
+    """Extracts the features, cross-validates the SVM and prints the accuracies; the exit status."""
+    import torch
+
+    device = "cpu" if args.use_cpu or not torch.cuda.is_available() else "cuda"
     try:
         data = load_labelled_audio(
             args.data,
@@ -62,12 +83,14 @@ def main(argv: list[str] | None = None) -> int:
             label_column=args.label_column,
             fold_column=args.fold_column,
         )
-        model, extractor = load_model_and_extractor(args.model)
+        model, extractor = load_model_and_extractor(args.model, device=device)
     except (OSError, ValueError) as err:
         print(f"linear_probe: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
 
-    with tqdm(total=len(data.labels), unit="clip", desc=f"features {args.layer}", file=sys.stderr) as bar:
+    with tqdm(
+        total=len(data.labels), unit="clip", desc=f"features {args.layer}", file=sys.stderr, disable=args.quiet
+    ) as bar:
         features, skipped = extract_segments(
             model, extractor, data.sources, args.layer, data.names, args.batch_size, args.num_workers, bar.update
         )
@@ -86,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fold {fold}: accuracy {value:.4f} ({size[fold]} clips)")
     values = np.array(list(accuracy.values()))
     print(f"mean accuracy: {values.mean():.4f} +- {values.std():.4f} over {len(values)} folds")
-    if args.output_json:
+    if args.output_file:
         result = {
             "layer": args.layer,
             "C": args.c,
@@ -94,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
             "mean_accuracy": float(values.mean()),
             "skipped": [name for name, _ in skipped],
         }
-        with open(args.output_json, "w", encoding="utf-8") as handle:
+        with open(args.output_file, "w", encoding="utf-8") as handle:
             json.dump(result, handle, indent=2)
-    return 0
+    return EXIT_FAILED_FILES if skipped else EXIT_OK
 
 
 if __name__ == "__main__":

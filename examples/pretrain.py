@@ -3,34 +3,47 @@
 
 Random 20 s crops (starting on a teacher-step boundary; shorter videos repeated up to the crop, as the original),
 KL(teacher || student) per step for each head times lambda (250), Adam with lr 1e-3 and beta1 0.9 (the paper's).
-Each process streams its own Parquet shards through a shuffle buffer; DataLoader workers decode the audio. Corrupt
-records and unreadable shards are skipped, named and counted (--strict makes them fatal). Logs: loss, object_loss,
-scene_loss, samples and audio seconds per second, corrupt records and shards. Checkpoints every --save-steps;
---resume continues from the last complete one (a checkpoint torn during its save is set aside).
+Each process streams its own Parquet shards through a shuffle buffer; DataLoader workers (--dataloader_num_workers)
+decode the audio. Corrupt records and unreadable shards are skipped, named and counted (--strict makes them fatal).
+Logs: loss, object_loss, scene_loss, samples and audio seconds per second, corrupt records and shards. Checkpoints
+every --save_steps; --resume continues from the last complete one (a checkpoint torn during its save is set aside).
+Every TrainingArguments option is accepted, with the paper's values as defaults.
+--push_to_hub pushes the final model once, at the end, to --hub_model_id (default: the name of --output_dir).
 
 Examples:
-    python examples/pretrain.py --corpus corpus/ --output-dir runs/sn8 --max-steps 100000
-    accelerate launch --multi_gpu --num_processes 8 examples/pretrain.py --corpus corpus/ --output-dir runs/sn8 \\
-        --max-steps 100000 --model soundnet5
-    accelerate launch ... examples/pretrain.py --corpus corpus/ --output-dir runs/sn8 --max-steps 200000 --resume
+    python examples/pretrain.py --corpus corpus/ --output_dir runs/sn8 --max_steps 100000
+    accelerate launch --multi_gpu --num_processes 8 examples/pretrain.py --corpus corpus/ --output_dir runs/sn8 \\
+        --max_steps 100000 --model soundnet5
+    accelerate launch ... examples/pretrain.py --corpus corpus/ --output_dir runs/sn8 --max_steps 200000 --resume
 
-Exit status: 0 when training finished, 1 on a bad corpus, model or output folder, or a corrupt record or shard with
---strict, 3 when the model was saved but --push-to-hub failed.
+Exit status as every command's (see `soundnet --help`): 0 trained and saved, 1 trained and saved but corrupt records
+or shards were skipped, or a corrupt record or shard with --strict, 2 usage error (options, a bad corpus or model, an
+--output_dir holding checkpoints without --resume), 3 saved locally but the Hub push failed.
 """
 
-import argparse
 import json
 import logging
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from accelerate import PartialState
-from transformers import AutoConfig
+from transformers import AutoConfig, HfArgumentParser, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 import hf_soundnet  # noqa: F401  (registers SoundNet with the Auto classes)
 from hf_soundnet import SOUNDNET_VARIANTS, SoundNetConfig, SoundNetFeatureExtractor, SoundNetForPreTraining
+from hf_soundnet.cli.common import EXIT_FAILED_FILES, EXIT_OK, EXIT_USAGE
+from hf_soundnet.cli.options import (
+    QUIET_HELP,
+    HelpFormatter,
+    parse_dataclasses,
+    quiet_trainer,
+    quiet_training,
+    silenced,
+)
+from hf_soundnet.conversion.convert import MODEL_CARDS
 from hf_soundnet.corpus import CorpusError, CorruptShardError, check_readable_shards, list_shards, load_corpus_info
 from hf_soundnet.data_pretraining import (
     CorruptRecordError,
@@ -41,57 +54,62 @@ from hf_soundnet.data_pretraining import (
 from hf_soundnet.hub import publish_trained_model, render_model_card
 from hf_soundnet.trainer_soundnet import (
     SoundNetDistillationTrainer,
-    distillation_training_arguments,
+    distillation_training_defaults,
     resume_checkpoint,
+    use_clean_worker_processes,
 )
 
 
 logger = logging.getLogger("pretrain")
-MODEL_CARDS = Path(__file__).resolve().parent.parent / "model_cards"
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, required=True, help="Corpus folder (examples/build_corpus.py).")
-    parser.add_argument("--output-dir", type=Path, required=True, help="Checkpoints, logs and the final model.")
-    parser.add_argument("--max-steps", type=int, required=True, help="Optimiser steps (streaming needs a number).")
-    parser.add_argument(
-        "--model",
+@dataclass
+class PretrainArguments:
+    corpus: Path = field(metadata={"help": "Corpus folder (examples/build_corpus.py)."})
+    model: str = field(
         default="soundnet8",
-        help="soundnet8 or soundnet5 (from scratch), or a folder/Hub id: with weights, training starts from them; "
-        "with only config.json, from scratch with that architecture (default: soundnet8).",
+        metadata={
+            "help": "soundnet8 or soundnet5 (from scratch), or a folder/Hub id: with weights, training starts from "
+            "them; with only config.json, from scratch with that architecture."
+        },
     )
-    parser.add_argument("--resume", action="store_true", help="Continue from the last checkpoint in --output-dir.")
-    parser.add_argument("--crop-seconds", type=float, default=20.0, help="Crop length, whole teacher steps (20).")
-    parser.add_argument("--batch-size", type=int, default=64, help="Crops per process and step (64, the paper's).")
-    parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (1e-3).")
-    parser.add_argument("--gradient-accumulation-steps", type=int, default=1)
-    parser.add_argument("--num-workers", type=int, default=2, help="DataLoader workers decoding audio per process.")
-    parser.add_argument("--shuffle-buffer", type=int, default=256, help="Records in the streaming shuffle buffer.")
-    parser.add_argument("--object-teacher", help="Corpus teacher of the object head (default: objects or 1st).")
-    parser.add_argument("--scene-teacher", help="Corpus teacher of the scene head (default: scenes or 2nd).")
-    parser.add_argument("--logging-steps", type=int, default=10)
-    parser.add_argument("--save-steps", type=int, default=1000)
-    parser.add_argument("--save-total-limit", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--strict", action="store_true", help="Stop at the first corrupt record.")
-    parser.add_argument("--record-reads", action="store_true", help="Write the keys each process read to reads/.")
-    parser.add_argument("--use-cpu", action="store_true", help="Train on CPU even when a GPU is there.")
-    parser.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision.")
-    parser.add_argument(
-        "--push-to-hub",
-        metavar="REPO_ID",
-        help="At the end, push the final model (config, weights, preprocessor config, code, a model card from "
-        "model_cards/soundnet5.md with the training facts) to this Hub repo. A failed push keeps the local model "
-        "and exits 2.",
-    )
-    parser.add_argument("--hub-token", help="Hub token with write access (default: the saved login or HF_TOKEN).")
-    parser.add_argument("--hub-private", action="store_true", help="Create the Hub repo private.")
-    return parser.parse_args(argv)
+    resume: bool = field(default=False, metadata={"help": "Continue from the last checkpoint in --output_dir."})
+    crop_seconds: float = field(default=20.0, metadata={"help": "Crop length, whole teacher steps."})
+    shuffle_buffer: int = field(default=256, metadata={"help": "Records in the streaming shuffle buffer."})
+    object_teacher: str | None = field(default=None, metadata={"help": "Corpus teacher of the object head."})
+    scene_teacher: str | None = field(default=None, metadata={"help": "Corpus teacher of the scene head."})
+    strict: bool = field(default=False, metadata={"help": "Stop at the first corrupt record."})
+    record_reads: bool = field(default=False, metadata={"help": "Write the keys each process read to reads/."})
+    quiet: bool = field(default=False, metadata={"help": QUIET_HELP})
 
 
-def head_teachers(args: argparse.Namespace, info) -> dict[str, str]:
+# TrainingArguments defaults of this script: the paper's optimiser and streaming set-up, plus the values below. On
+# a machine without GPUs use_cpu defaults to True, so that `accelerate launch --multi_gpu` processes form a gloo group
+# (TrainingArguments sets up the processes when it is parsed).
+SCRIPT_DEFAULTS = {
+    "dataloader_num_workers": 2,
+    "logging_steps": 10,
+    "save_steps": 1000,
+    "save_total_limit": 3,
+    "seed": 0,
+    "ignore_data_skip": True,  # a resumed run reshuffles (below) rather than re-reading what it already saw
+}
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[PretrainArguments, TrainingArguments]:
+    """The options; usage errors exit 2."""
+    parser = HfArgumentParser(
+        (PretrainArguments, TrainingArguments), description=__doc__, formatter_class=HelpFormatter
+    )
+    parser.set_defaults(**distillation_training_defaults(), **SCRIPT_DEFAULTS, use_cpu=not torch.cuda.is_available())
+    args, training_args = parse_dataclasses(parser, argv)
+    if training_args.max_steps <= 0:
+        parser.error("--max_steps N is required: a streamed corpus has no length to count epochs in.")
+    return args, training_args
+
+
+def head_teachers(args: PretrainArguments, info) -> dict[str, str]:
     heads = default_head_teachers(info)
     for head, name in (("object", args.object_teacher), ("scene", args.scene_teacher)):
         if name:
@@ -117,17 +135,26 @@ def load_model(name: str, info, heads: dict[str, str]) -> SoundNetForPreTraining
     if wrong:
         raise ValueError(
             f"{name}: head sizes (model, corpus teacher) differ: {wrong}. Start from scratch (--model soundnet8, or a "
-            "folder with only config.json) or pick matching teachers with --object-teacher/--scene-teacher."
+            "folder with only config.json) or pick matching teachers with --object_teacher/--scene_teacher."
         )
     return model
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args, training_args = parse_args(argv)
+    with silenced(args.quiet):
+        return pretrain(args, training_args)
+
+
+def pretrain(args: PretrainArguments, training_args: TrainingArguments) -> int:
+    """Trains on the corpus, saves (and pushes) the model; the exit status."""
+    if args.quiet:
+        quiet_training(training_args)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    use_cpu = args.use_cpu or not torch.cuda.is_available()
-    # cpu=True: without GPUs, `accelerate launch --multi_gpu` processes form a gloo group (as TrainingArguments does).
-    state = PartialState(cpu=use_cpu)
+    state = PartialState()  # set up by TrainingArguments
+    # The final model is pushed once, after it is saved (below), with its model card; the Trainer pushes nothing.
+    push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
+    output_dir = Path(training_args.output_dir)
     try:
         info = load_corpus_info(args.corpus)
         heads = head_teachers(args, info)
@@ -140,24 +167,26 @@ def main(argv: list[str] | None = None) -> int:
             )
     except (CorpusError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
 
-    existing = get_last_checkpoint(str(args.output_dir)) if args.output_dir.is_dir() else None
-    if existing and not args.resume:
-        print(
-            f"error: {args.output_dir} already holds {existing}; pass --resume to continue it, or choose another "
-            "--output-dir.",
-            file=sys.stderr,
-        )
-        return 1
-    # The newest checkpoint whose save finished; newer torn ones (a crash while saving) are named and set aside.
-    checkpoint = resume_checkpoint(args.output_dir, state) if args.resume else None
-    if args.resume and not checkpoint:
-        logger.warning("--resume: no checkpoint in %s yet; starting from step 0.", args.output_dir)
+    checkpoint = training_args.resume_from_checkpoint  # a path given explicitly
+    if checkpoint is None:
+        existing = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+        if existing and not args.resume:
+            print(
+                f"error: {output_dir} already holds {existing}; pass --resume to continue it, or choose another "
+                "--output_dir.",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        # The newest checkpoint whose save finished; newer torn ones (a crash while saving) are named and set aside.
+        checkpoint = resume_checkpoint(output_dir, state) if args.resume else None
+        if args.resume and not checkpoint:
+            logger.warning("--resume: no checkpoint in %s yet; starting from step 0.", output_dir)
     start_step = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"] if checkpoint else 0
     if num_shards % state.num_processes:
         logger.warning(
-            "The corpus has %d shards for %d processes: %s. Rebuild it with a --shard-size that gives a multiple of the "
+            "The corpus has %d shards for %d processes: %s. Rebuild it with a --shard_size that gives a multiple of the "
             "number of processes.",
             num_shards,
             state.num_processes,
@@ -173,26 +202,12 @@ def main(argv: list[str] | None = None) -> int:
         crop_seconds=args.crop_seconds,
         head_teachers=heads,
         shuffle_buffer_size=args.shuffle_buffer,
-        seed=args.seed + start_step,
+        seed=training_args.seed + start_step,
         input_scale=extractor.input_scale,
         strict=args.strict,
     )
-    training_args = distillation_training_arguments(
-        args.output_dir,
-        max_steps=args.max_steps,
-        per_device_train_batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        dataloader_num_workers=args.num_workers,
-        logging_steps=args.logging_steps,
-        save_steps=args.save_steps,
-        save_total_limit=args.save_total_limit,
-        seed=args.seed,
-        ignore_data_skip=True,
-        use_cpu=use_cpu,
-        bf16=args.bf16,
-        ddp_find_unused_parameters=len(heads) < 2,
-    )
+    training_args.ddp_find_unused_parameters = len(heads) < 2
+    use_clean_worker_processes(training_args)  # forkserver DataLoader workers, kept for the run
     trainer = SoundNetDistillationTrainer(
         model=model,
         args=training_args,
@@ -201,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         processing_class=extractor,
         record_reads=args.record_reads,
     )
+    if args.quiet:
+        quiet_trainer(trainer)
     logger.info(
         "rank %d of %d: %d corpus shards, heads %s, starting at step %d",
         training_args.process_index,
@@ -214,23 +231,40 @@ def main(argv: list[str] | None = None) -> int:
     except (CorruptRecordError, CorruptShardError) as err:  # only with --strict
         # From a DataLoader worker, torch puts the worker's traceback in the message: its last line is the error.
         print(f"error (--strict): {str(err).strip().splitlines()[-1]}", file=sys.stderr)
-        return 1
-    reads = args.output_dir / "reads"
+        return EXIT_FAILED_FILES
+    reads = output_dir / "reads"
     reads.mkdir(parents=True, exist_ok=True)
     trainer.write_reads_summary(reads / f"rank-{training_args.process_index:03d}-from-step-{start_step}.json")
     trainer.save_model()
-    if not state.is_main_process:
-        return 0
-    print(f"Saved the model at step {trainer.state.global_step} to {args.output_dir}.")
-    if args.push_to_hub:
-        card = model_card(args, trainer, heads)
-        return publish_trained_model(
-            args.output_dir, args.push_to_hub, card, args.hub_token, args.hub_private, program="pretrain"
+    status = EXIT_OK
+    if trainer.corrupt_records or trainer.corrupt_shards:
+        print(
+            f"pretrain: rank {state.process_index} skipped {trainer.corrupt_records} corrupt records and "
+            f"{trainer.corrupt_shards} unreadable shards.",
+            file=sys.stderr,
         )
-    return 0
+        status = EXIT_FAILED_FILES
+    if not state.is_main_process:
+        return status
+    if not args.quiet:
+        print(f"Saved the model at step {trainer.state.global_step} to {output_dir}.")
+    if push_to_hub:
+        # The Trainer's own default repo name: the output folder's.
+        repo_id = training_args.hub_model_id or output_dir.absolute().name
+        card = model_card(args, trainer, heads, repo_id)
+        pushed = publish_trained_model(
+            output_dir,
+            repo_id,
+            card,
+            training_args.hub_token,
+            bool(training_args.hub_private_repo),
+            program="pretrain",
+        )
+        status = pushed if pushed != EXIT_OK else status
+    return status
 
 
-def model_card(args: argparse.Namespace, trainer: SoundNetDistillationTrainer, heads: dict[str, str]):
+def model_card(args: PretrainArguments, trainer: SoundNetDistillationTrainer, heads: dict[str, str], repo_id: str):
     """The soundnet5 template filled with this run's architecture and training facts."""
     config = trainer.model.config
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
@@ -243,17 +277,17 @@ def model_card(args: argparse.Namespace, trainer: SoundNetDistillationTrainer, h
     )
     return render_model_card(
         MODEL_CARDS / "soundnet5.md",
-        repo_id=args.push_to_hub,
-        model_name=args.push_to_hub.split("/")[-1],
+        repo_id=repo_id,
+        model_name=repo_id.split("/")[-1],
         num_layers=config.num_blocks + 1,
         architecture=architecture,
         training_data=f"the corpus `{args.corpus.name}` built by examples/build_corpus.py, teachers {heads}.",
         training={
             "steps": trainer.state.global_step,
             "crop seconds": args.crop_seconds,
-            "batch size per process": args.batch_size,
+            "batch size per process": trainer.args.per_device_train_batch_size,
             "processes": trainer.args.world_size,
-            "learning rate": args.learning_rate,
+            "learning rate": trainer.args.learning_rate,
             "last logged loss": f"{losses[-1]:.3f}" if losses else "n/a",
         },
     )

@@ -78,7 +78,16 @@ def test_classify_files_equals_the_cli(audio_dir, tmp_path):
 
     records = {r["path"]: r for r in classify_files(model, extractor, paths, top_k=2, batch_size=2, num_workers=1)}
     output = tmp_path / "cli.jsonl"
-    cli = ["classify", *map(str, paths), "--model", str(tmp_path / "tiny"), "--output", str(output), "--top-k", "2"]
+    cli = [
+        "classify",
+        *map(str, paths),
+        "--model",
+        str(tmp_path / "tiny"),
+        "--output-file",
+        str(output),
+        "--top-k",
+        "2",
+    ]
     assert main([*cli, "--quiet", "--num-workers", "0"]) == 1  # the missing file
     from_cli = {r["path"]: r for r in map(json.loads, output.read_text().splitlines())}
     assert set(records) == set(from_cli) == {str(p) for p in paths}
@@ -106,17 +115,15 @@ def test_common_arguments_fill_the_split_and_respect_explicit_values():
 
     before = torch.get_num_threads()
     try:
-        args = build_parser().parse_args(["classify", "x.wav", "--device", "cpu"])
+        args = build_parser().parse_args(["classify", "x.wav", "--use-cpu"])
         check_common_arguments(args)
         assert (args.num_workers, args.threads) == default_parallelism("cpu", available_cores())
         assert args.solo_threads == available_cores()  # streamed files have no workers beside the model
         assert torch.get_num_threads() == args.threads
-        args = build_parser().parse_args(
-            ["classify", "x.wav", "--device", "cpu", "--num-workers", "0", "--threads", "3"]
-        )
+        args = build_parser().parse_args(["classify", "x.wav", "--use-cpu", "--num-workers", "0", "--threads", "3"])
         check_common_arguments(args)
         assert (args.num_workers, args.threads, args.solo_threads) == (0, 3, 3)
-        args = build_parser().parse_args(["classify", "x.wav", "--device", "cpu", "--num-workers", "0"])
+        args = build_parser().parse_args(["classify", "x.wav", "--use-cpu", "--num-workers", "0"])
         check_common_arguments(args)
         assert args.threads == available_cores()  # no decoding processes: the model takes every core
     finally:

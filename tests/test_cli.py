@@ -68,7 +68,7 @@ def read_jsonl(path: Path) -> dict[str, dict]:
 def test_classify_mixed_folder_equals_api_and_resumes(mixed_folder, released_checkpoint, tmp_path):
     output = tmp_path / "out.jsonl"
     args = ["-m", "hf_soundnet.cli", "classify", str(mixed_folder), "--model", str(released_checkpoint)]
-    args += ["--output", str(output), "--top-k", "3", "--batch-size", "3", "--num-workers", "2"]
+    args += ["--output-file", str(output), "--top-k", "3", "--batch-size", "3", "--num-workers", "2"]
     result = run_script(args)
     assert result.returncode == 1, result.stderr
     records = read_jsonl(output)
@@ -122,7 +122,7 @@ def test_classify_matches_pipeline_on_tiny_model(mixed_folder, tiny_checkpoint, 
             str(mixed_folder / "railroad.wav"),
             "--model",
             str(tiny_checkpoint),
-            "--output",
+            "--output-file",
             str(output),
             "--top-k",
             "2",
@@ -157,7 +157,7 @@ def test_extract_equals_hidden_states(mixed_folder, tiny_checkpoint, tmp_path, l
         str(tiny_checkpoint),
         "--layer",
         layer,
-        "--output",
+        "--output-dir",
         str(out),
         "--format",
         fmt,
@@ -205,7 +205,7 @@ def test_extract_resumes_and_refuses_other_settings(mixed_folder, tiny_checkpoin
         str(tiny_checkpoint),
         "--layer",
         "conv3",
-        "--output",
+        "--output-dir",
         str(out),
         "--num-workers",
         "0",
@@ -216,7 +216,8 @@ def test_extract_resumes_and_refuses_other_settings(mixed_folder, tiny_checkpoin
     stamp = first.stat().st_mtime_ns
     first_forest = out / "forest.ogg.npy"
     first_forest.unlink()
-    assert main(argv) == 0
+    capsys.readouterr()
+    assert main([a for a in argv if a != "--quiet"]) == 0
     assert first.stat().st_mtime_ns == stamp and first_forest.is_file()
     assert "1 files already extracted" in capsys.readouterr().err
     assert main([a if a != "conv3" else "conv2" for a in argv]) == 2
@@ -233,7 +234,7 @@ def test_list_file_and_missing_path(mixed_folder, tiny_checkpoint, tmp_path, cap
             str(listing),
             "--model",
             str(tiny_checkpoint),
-            "--output",
+            "--output-file",
             str(output),
             "--num-workers",
             "0",
@@ -251,7 +252,7 @@ def test_usage_errors(mixed_folder, tiny_checkpoint, tmp_path, capsys):
     assert main(["--help"]) == 0
     assert main(["extract", "--help"]) == 0
     assert "--layer" in capsys.readouterr().out
-    assert main(["extract", str(mixed_folder), "--output", str(tmp_path)]) == 2  # no --layer
+    assert main(["extract", str(mixed_folder), "--output-dir", str(tmp_path)]) == 2  # no --layer
     assert (
         main(
             [
@@ -261,7 +262,7 @@ def test_usage_errors(mixed_folder, tiny_checkpoint, tmp_path, capsys):
                 str(tiny_checkpoint),
                 "--layer",
                 "pool9",
-                "--output",
+                "--output-dir",
                 str(tmp_path / "x"),
                 "--quiet",
             ]
@@ -284,7 +285,7 @@ def test_fast_forward_eager_and_reduced_precision_agree(mixed_folder, tiny_check
     runs = {}
     for name, extra in (("fast", []), ("eager", ["--eager"]), ("bf16", ["--precision", "bf16"])):
         output = tmp_path / f"{name}.jsonl"
-        assert main(["classify", *common, "--output", str(output), *extra]) == 0
+        assert main(["classify", *common, "--output-file", str(output), *extra]) == 0
         runs[name] = read_jsonl(output)
     for path, record in runs["eager"].items():
         for head in ("objects", "scenes"):
@@ -311,8 +312,8 @@ def test_extract_streams_long_files_with_the_same_frames(released_checkpoint, au
     )
     common = [str(long_file.parent), "--model", str(released_checkpoint), "--layer", layer, "--quiet"]
     common += ["--num-workers", "0", "--format", "safetensors"]
-    assert main(["extract", *common, "--output", str(tmp_path / "whole"), "--stream-longer-than", "0"]) == 0
-    assert main(["extract", *common, "--output", str(tmp_path / "streamed"), "--stream-longer-than", "60"]) == 0
+    assert main(["extract", *common, "--output-dir", str(tmp_path / "whole"), "--stream-longer-than", "0"]) == 0
+    assert main(["extract", *common, "--output-dir", str(tmp_path / "streamed"), "--stream-longer-than", "60"]) == 0
     from safetensors import safe_open
 
     arrays = {}
@@ -324,3 +325,24 @@ def test_extract_streams_long_files_with_the_same_frames(released_checkpoint, au
     whole, streamed = arrays["whole"], arrays["streamed"]
     assert whole.shape == streamed.shape and whole.shape[1] > 1
     np.testing.assert_allclose(streamed, whole, atol=1e-4 * np.abs(whole).max())
+
+
+def test_quiet_prints_only_errors_and_results(mixed_folder, tiny_checkpoint, capsys):
+    """--quiet: no progress bars (ours, transformers' weight loading), no summaries, no warnings; the per-file errors
+    and the results (JSON Lines on stdout) remain; the logging and warning state is restored afterwards."""
+    import logging
+    import warnings
+
+    argv = ["classify", str(mixed_folder), "--model", str(tiny_checkpoint), "--num-workers", "0", "--top-k", "1"]
+    filters = list(warnings.filters)
+    assert main([*argv, "--quiet"]) == 1  # the corrupt and the empty file
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == len(GOOD_FILES) + len(BAD_FILES)
+    lines = err.splitlines()
+    assert len(lines) == len(BAD_FILES) + 1 and all(line.startswith("soundnet classify: ") for line in lines), lines
+    assert all(name in err for name in BAD_FILES) and "files failed" in lines[-1]
+    assert logging.root.manager.disable == logging.NOTSET and warnings.filters == filters
+
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "audio s/s after start-up" in err and "Loading weights" in err  # the same run, not quiet

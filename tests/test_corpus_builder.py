@@ -21,10 +21,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = str(REPO_ROOT / "examples" / "build_corpus.py")
 
 
-def build(launcher: list[str], videos: Path, output: Path, teachers: list[str], *extra: str, expect: int = 0):
-    command = [*launcher, SCRIPT, "--videos", str(videos), "--output", str(output), "--shard-size", "2", *extra]
-    for teacher in teachers:
-        command += ["--teacher", teacher]
+def build(launcher: list[str], videos: Path, output: Path, teachers: list[str], *extra: str, expect: int = 1):
+    """Runs the script; by default expects exit status 1: the videos hold two bad ones, skipped and reported."""
+    command = [*launcher, SCRIPT, "--videos", str(videos), "--output_dir", str(output), "--shard_size", "2", *extra]
+    command += ["--teachers", *teachers]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == expect, f"{command}:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
@@ -93,6 +93,7 @@ def test_build_records_match_independent_computation(tmp_path, videos_and_teache
     assert {f["key"] for f in failures} == {"corrupt.mp4", "no_audio.mp4"}
     assert all(f["key"] in f["error"] for f in failures)
     assert "skipped 2 bad video(s)" in result.stdout
+    assert "skipped corrupt.mp4" in result.stderr and "skipped no_audio.mp4" in result.stderr
     card = (tmp_path / "corpus" / "README.md").read_text()
     assert "data/*.parquet" in card and "teacher_objects" in card and "3 records" in card
 
@@ -106,6 +107,7 @@ def test_build_resumes_and_keeps_settings(tmp_path, videos_and_teachers):
     stamps = {s.name: s.stat().st_mtime_ns for s in shards}
     again = build([sys.executable], videos, corpus, teachers)
     assert "0 to do" in again.stdout and {s.name: s.stat().st_mtime_ns for s in list_shards(corpus)} == stamps
+    assert "2 videos listed as bad" in again.stderr  # still exit status 1: the corpus lacks them
     shards[-1].unlink()  # an interrupted build: the last shard never got written
     build([sys.executable], videos, corpus, teachers)
     from hf_soundnet.corpus_builder import finished_keys
@@ -124,7 +126,7 @@ def test_build_resumes_and_keeps_settings(tmp_path, videos_and_teachers):
     assert f"{len(lost)} to do" in resumed.stdout and "Traceback" not in resumed.stderr
     keys = [key for s in list_shards(corpus) for key in read_column(s, "key")]
     assert sorted(keys) == sorted(GOOD)  # every video once
-    mismatch = build([sys.executable], videos, corpus, teachers[:1], expect=1)
+    mismatch = build([sys.executable], videos, corpus, teachers[:1], expect=2)  # a usage error
     assert "other settings or teachers" in mismatch.stderr
     strict = build([sys.executable], videos, tmp_path / "strict", teachers, "--strict", expect=1)
     assert "corrupt.mp4" in strict.stderr

@@ -80,7 +80,7 @@ def test_finetune_esc50_folder_above_chance(released_checkpoint, audio_dir, tmp_
     args = [str(REPO_ROOT / "examples" / "finetune.py"), "--data", str(data), "--model", str(released_checkpoint)]
     args += ["--classifier_layer", "pool5", "--output_dir", str(output), "--num_train_epochs", "3"]
     args += ["--learning_rate", "1e-3", "--per_device_train_batch_size", "8", "--save_strategy", "no"]
-    args += ["--report_to", "none", "--decode_workers", "1", "--crop_seconds", "1.5", "--seed", "0"]
+    args += ["--report_to", "none", "--num_workers", "1", "--crop_seconds", "1.5", "--seed", "0"]
     result = run_script(args)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((output / "eval_results.json").read_text())

@@ -196,7 +196,7 @@ def test_push_then_load_in_fresh_processes_with_and_without_the_plugin(hub, tmp_
 
 def test_repush_is_idempotent_and_a_change_makes_one_commit(hub, tmp_path, tiny_checkpoint):
     env = hub_env(hub.endpoint, tmp_path / "hf")
-    command = ["-m", "hf_soundnet.hub", str(tiny_checkpoint), "someone/tiny", "--private"]
+    command = ["-m", "hf_soundnet.hub", str(tiny_checkpoint), "someone/tiny", "--hub-private-repo"]
     first, second = run_client(command, env), run_client(command, env)
     assert first.returncode == 0 and second.returncode == 0, second.stderr[-3000:]
     assert hub.store.repo("someone/tiny")["private"]
@@ -224,7 +224,7 @@ def test_failed_push_names_repo_and_endpoint_and_leaves_the_folder(tmp_path, tin
     result = run_client(
         ["-m", "hf_soundnet.hub", str(tiny_checkpoint), "someone/tiny"], hub_env(endpoint, tmp_path / "hf")
     )
-    assert result.returncode == 1
+    assert result.returncode == 3  # EXIT_PUSH_FAILED
     assert "someone/tiny" in result.stderr and endpoint in result.stderr and "Connection refused" in result.stderr
     assert "Traceback" not in result.stderr
     assert folder_digest(tiny_checkpoint) == before
@@ -268,18 +268,20 @@ def test_converter_pushes_the_released_weights_loadable_without_the_plugin(hub, 
     assert without["predictions"][0]["label"].startswith(("scene: ", "object: "))
 
 
-# -- training scripts' --push-to-hub ---------------------------------------------------------------------------------
+# -- training scripts' --push_to_hub ---------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_pretrain_pushes_the_final_model_with_its_card(hub, tmp_path, audio_dir):
-    """`examples/pretrain.py --push-to-hub REPO_ID`: the saved model, its code and a card with the run's facts."""
+    """`examples/pretrain.py --push_to_hub --hub_model_id REPO_ID`: the saved model, its code and a card with the
+    run's facts."""
     from _helpers_corpus import sound_sources, tiny_student_config, write_sound_corpus
 
     corpus, out = tmp_path / "corpus", tmp_path / "out"
     write_sound_corpus(corpus, sound_sources(audio_dir), 2.0, 1.0, records_per_shard=0, num_shards=2)
     tiny_student_config().save_pretrained(tmp_path / "tiny")
-    args = [str(REPO_ROOT / "examples" / "pretrain.py"), "--corpus", str(corpus), "--output-dir", str(out)]
-    args += ["--model", str(tmp_path / "tiny"), "--crop-seconds", "2", "--batch-size", "4", "--num-workers", "0"]
-    args += ["--shuffle-buffer", "0", "--max-steps", "2", "--save-steps", "2", "--push-to-hub", "someone/pretrained"]
+    args = [str(REPO_ROOT / "examples" / "pretrain.py"), "--corpus", str(corpus), "--output_dir", str(out)]
+    args += ["--model", str(tmp_path / "tiny"), "--crop_seconds", "2", "--per_device_train_batch_size", "4"]
+    args += ["--dataloader_num_workers", "0", "--shuffle_buffer", "0", "--max_steps", "2", "--save_steps", "2"]
+    args += ["--push_to_hub", "--hub_model_id", "someone/pretrained"]
     result = run_client(args, hub_env(hub.endpoint, tmp_path / "hf"))
     assert result.returncode == 0, result.stderr[-4000:]
     on_hub = head_files(hub, "someone/pretrained")
@@ -301,10 +303,30 @@ def test_pretrain_push_failure_keeps_the_model_and_exits_3(tmp_path, audio_dir):
     corpus, out = tmp_path / "corpus", tmp_path / "out"
     write_sound_corpus(corpus, sound_sources(audio_dir), 2.0, 1.0, records_per_shard=0, num_shards=2)
     tiny_student_config().save_pretrained(tmp_path / "tiny")
-    args = [str(REPO_ROOT / "examples" / "pretrain.py"), "--corpus", str(corpus), "--output-dir", str(out)]
-    args += ["--model", str(tmp_path / "tiny"), "--crop-seconds", "2", "--batch-size", "4", "--num-workers", "0"]
-    args += ["--shuffle-buffer", "0", "--max-steps", "1", "--push-to-hub", "someone/pretrained"]
+    args = [str(REPO_ROOT / "examples" / "pretrain.py"), "--corpus", str(corpus), "--output_dir", str(out)]
+    args += ["--model", str(tmp_path / "tiny"), "--crop_seconds", "2", "--per_device_train_batch_size", "4"]
+    args += ["--dataloader_num_workers", "0", "--shuffle_buffer", "0", "--max_steps", "1"]
+    args += ["--push_to_hub", "--hub_model_id", "someone/pretrained"]
     result = run_client(args, hub_env(closed_port_endpoint(), tmp_path / "hf"))
     assert result.returncode == 3, result.stderr[-4000:]
     assert "someone/pretrained" in result.stderr and "push it later" in result.stderr
     assert (out / "model.safetensors").is_file() and (out / "README.md").is_file()
+
+
+@pytest.mark.slow
+def test_finetune_bare_push_to_hub_flag_and_push_failure_exits_3(tmp_path, audio_dir, tiny_checkpoint):
+    """`examples/finetune.py --push-to-hub` (TrainingArguments' flag, once a usage error) with --hub_model_id: the
+    model is trained and saved, the push to an unreachable Hub fails, and the exit status is 3."""
+    from _helpers_downstream import make_esc50_folder
+
+    data = make_esc50_folder(tmp_path / "esc50", audio_dir, clips_per_class=5, seconds=1.0)
+    out = tmp_path / "run"
+    args = [str(REPO_ROOT / "examples" / "finetune.py"), "--data", str(data), "--model", str(tiny_checkpoint)]
+    args += ["--classifier_layer", "pool3", "--output_dir", str(out), "--max_steps", "1", "--save_strategy", "no"]
+    args += ["--per_device_train_batch_size", "4", "--num_workers", "0", "--crop_seconds", "0.5", "--quiet"]
+    args += ["--push-to-hub", "--hub_model_id", "someone/finetuned"]
+    result = run_client(args, hub_env(closed_port_endpoint(), tmp_path / "hf"))
+    assert result.returncode == 3, result.stderr[-4000:]
+    assert "someone/finetuned" in result.stderr and "push it later" in result.stderr
+    assert (out / "model.safetensors").is_file() and (out / "eval_results.json").is_file()
+    assert "Traceback" not in result.stderr and result.stdout == ""  # --quiet: nothing but the error

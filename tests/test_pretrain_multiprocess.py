@@ -43,11 +43,11 @@ def test_two_processes_read_own_shards_learn_and_resume(tmp_path, audio_dir):
     corpus, out = tmp_path / "corpus", tmp_path / "out"
     write_sound_corpus(corpus, sound_sources(audio_dir), 2.0, 1.0, records_per_shard=0, num_shards=4)
     tiny_student_config().save_pretrained(tmp_path / "tiny")  # config only: trained from scratch
-    common = ["--corpus", str(corpus), "--output-dir", str(out), "--model", str(tmp_path / "tiny")]
-    common += ["--crop-seconds", "2", "--batch-size", "4", "--num-workers", "1", "--shuffle-buffer", "8"]
-    common += ["--logging-steps", "1", "--record-reads", "--seed", "1"]
+    common = ["--corpus", str(corpus), "--output_dir", str(out), "--model", str(tmp_path / "tiny")]
+    common += ["--crop_seconds", "2", "--per_device_train_batch_size", "4", "--dataloader_num_workers", "1"]
+    common += ["--shuffle_buffer", "8", "--logging_steps", "1", "--record_reads", "--seed", "1"]
 
-    pretrain(ACCELERATE + LAUNCH_2, *common, "--max-steps", "16", "--save-steps", "8")
+    pretrain(ACCELERATE + LAUNCH_2, *common, "--max_steps", "16", "--save_steps", "8")
 
     reads = [json.loads((out / "reads" / f"rank-{r:03d}-from-step-0.json").read_text()) for r in range(2)]
     assert [r["world_size"] for r in reads] == [2, 2] and [r["rank"] for r in reads] == [0, 1]
@@ -61,8 +61,8 @@ def test_two_processes_read_own_shards_learn_and_resume(tmp_path, audio_dir):
     assert sum(losses[-4:]) / 4 < 0.7 * sum(losses[:4]) / 4, losses
     assert {"object_loss", "scene_loss", "samples_per_second"} <= set(state["log_history"][0])
 
-    # An interrupted run is resumed by the same command with a larger --max-steps and --resume.
-    result = pretrain(ACCELERATE + LAUNCH_2, *common, "--max-steps", "20", "--save-steps", "4", "--resume")
+    # An interrupted run is resumed by the same command with a larger --max_steps and --resume.
+    result = pretrain(ACCELERATE + LAUNCH_2, *common, "--max_steps", "20", "--save_steps", "4", "--resume")
     resumed = json.loads((out / "checkpoint-20" / "trainer_state.json").read_text())
     assert resumed["global_step"] == 20
     steps = [log["step"] for log in resumed["log_history"] if "loss" in log]
@@ -75,25 +75,26 @@ def test_pretrain_single_process_and_errors(tmp_path, audio_dir):
     corpus, out = tmp_path / "corpus", tmp_path / "out"
     write_sound_corpus(corpus, sound_sources(audio_dir), 2.0, 1.0, records_per_shard=0, num_shards=2)
     tiny_student_config().save_pretrained(tmp_path / "tiny")
-    common = ["--corpus", str(corpus), "--output-dir", str(out), "--model", str(tmp_path / "tiny")]
-    common += ["--crop-seconds", "2", "--batch-size", "4", "--num-workers", "0", "--shuffle-buffer", "0"]
-    pretrain([sys.executable], *common, "--max-steps", "2", "--save-steps", "2")
+    common = ["--corpus", str(corpus), "--output_dir", str(out), "--model", str(tmp_path / "tiny")]
+    common += ["--crop_seconds", "2", "--per_device_train_batch_size", "4", "--dataloader_num_workers", "0"]
+    common += ["--shuffle_buffer", "0"]
+    pretrain([sys.executable], *common, "--max_steps", "2", "--save_steps", "2")
     assert json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())["global_step"] == 2
     assert (out / "model.safetensors").is_file() and (out / "preprocessor_config.json").is_file()
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     script = str(REPO_ROOT / "examples" / "pretrain.py")
     again = subprocess.run(
-        [sys.executable, script, *common, "--max-steps", "3"], capture_output=True, text=True, env=env
+        [sys.executable, script, *common, "--max_steps", "3"], capture_output=True, text=True, env=env
     )
-    assert again.returncode == 1 and "--resume" in again.stderr
+    assert again.returncode == 2 and "--resume" in again.stderr  # a usage error
     missing = subprocess.run(
-        [sys.executable, script, "--corpus", str(tmp_path), "--output-dir", str(out), "--max-steps", "1"],
+        [sys.executable, script, "--corpus", str(tmp_path), "--output_dir", str(out), "--max_steps", "1"],
         capture_output=True,
         text=True,
         env=env,
     )
-    assert missing.returncode == 1 and "not a SoundNet corpus" in missing.stderr
+    assert missing.returncode == 2 and "not a SoundNet corpus" in missing.stderr
 
 
 def test_resume_skips_torn_checkpoints_and_truncated_shards(tmp_path, audio_dir):
@@ -101,7 +102,16 @@ def test_resume_skips_torn_checkpoints_and_truncated_shards(tmp_path, audio_dir)
     write_sound_corpus(corpus, sound_sources(audio_dir), 2.0, 1.0, records_per_shard=0, num_shards=3)
     tiny_student_config().save_pretrained(tmp_path / "tiny")
     common = ["--corpus", str(corpus), "--output-dir", str(out), "--model", str(tmp_path / "tiny")]
-    common += ["--crop-seconds", "2", "--batch-size", "4", "--num-workers", "0", "--shuffle-buffer", "0"]
+    common += [
+        "--crop-seconds",
+        "2",
+        "--per_device_train_batch_size",
+        "4",
+        "--dataloader_num_workers",
+        "0",
+        "--shuffle-buffer",
+        "0",
+    ]
     common += ["--logging-steps", "1", "--save-steps", "2", "--save-total-limit", "5"]
     pretrain([sys.executable], *common, "--max-steps", "4")
 
@@ -151,7 +161,16 @@ def test_kill_9_during_pretraining_loses_at_most_the_step_in_flight(tmp_path, au
     write_sound_corpus(corpus, sound_sources(audio_dir), 2.0, 1.0, records_per_shard=0, num_shards=2)
     tiny_student_config().save_pretrained(tmp_path / "tiny")
     common = ["--corpus", str(corpus), "--output-dir", str(out), "--model", str(tmp_path / "tiny")]
-    common += ["--crop-seconds", "2", "--batch-size", "4", "--num-workers", "1", "--shuffle-buffer", "8"]
+    common += [
+        "--crop-seconds",
+        "2",
+        "--per_device_train_batch_size",
+        "4",
+        "--dataloader_num_workers",
+        "1",
+        "--shuffle-buffer",
+        "8",
+    ]
     common += ["--logging-steps", "1", "--save-steps", "1", "--save-total-limit", "10"]
     script = str(REPO_ROOT / "examples" / "pretrain.py")
     # Killed the moment checkpoint-3's folder appears: usually in the middle of its save.
@@ -178,7 +197,16 @@ def test_two_processes_with_two_workers_each_stress(tmp_path, audio_dir):
         result = pretrain(
             ACCELERATE + LAUNCH_2,
             *("--corpus", str(corpus), "--output-dir", str(out), "--model", str(tmp_path / "tiny")),
-            *("--crop-seconds", "2", "--batch-size", "4", "--num-workers", "2", "--shuffle-buffer", "256"),
+            *(
+                "--crop-seconds",
+                "2",
+                "--per_device_train_batch_size",
+                "4",
+                "--dataloader_num_workers",
+                "2",
+                "--shuffle-buffer",
+                "256",
+            ),
             *("--logging-steps", "1", "--max-steps", "12", "--save-steps", "12", "--seed", str(run)),
         )
         assert "corrupted" not in result.stderr and "Signal" not in result.stderr

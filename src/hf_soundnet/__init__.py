@@ -24,7 +24,7 @@ from .modeling_soundnet import (
 from .pipeline_soundnet import SoundNetAudioClassificationPipeline
 
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the only place the version is written (pyproject reads it: [tool.hatch.version])
 
 # Registration with the Auto classes, and code upload: `save_pretrained` copies the module files and writes
 # `auto_map`, so a saved or pushed checkpoint also loads with `trust_remote_code=True` where hf_soundnet is not

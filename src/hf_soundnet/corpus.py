@@ -151,7 +151,7 @@ def load_corpus_info(corpus_dir: str | os.PathLike) -> CorpusInfo:
     if not path.is_file():
         raise CorpusError(
             f"{corpus_dir}: not a SoundNet corpus ({CORPUS_INFO_FILE} is missing); build one with "
-            "examples/build_corpus.py --videos DIR --output DIR --teacher MODEL."
+            "examples/build_corpus.py --videos DIR --output_dir DIR --teachers MODEL ..."
         )
     try:
         return CorpusInfo.from_dict(json.loads(path.read_text()))

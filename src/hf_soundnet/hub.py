@@ -6,7 +6,8 @@ twice uploads nothing the second time: the Hub's preupload answer carries each s
 drops unchanged files and skips a commit that would be empty.
 
 Command line (for a folder that is already written, e.g. by the converter or a training run):
-    python -m hf_soundnet.hub FOLDER REPO_ID [--private] [--token TOKEN]
+    python -m hf_soundnet.hub FOLDER REPO_ID [--hub-private-repo] [--hub-token TOKEN] [--quiet]
+Exit status as every command's (`hf_soundnet.cli`): 0 pushed, 2 usage error (an incomplete folder), 3 the push failed.
 """
 
 import argparse
@@ -17,8 +18,9 @@ from pathlib import Path
 from huggingface_hub import CommitInfo, ModelCard, ModelCardData, create_repo, upload_folder
 from huggingface_hub.utils import HfHubHTTPError
 
+from .cli.options import add_option, add_quiet_argument, parse_command_line, silenced
 from .errors import SoundNetError
-from .exit_status import EXIT_FAILED_FILES, EXIT_OK, EXIT_PUSH_FAILED
+from .exit_status import EXIT_OK, EXIT_PUSH_FAILED, EXIT_USAGE
 
 
 # Files a folder must hold to be worth pushing, and what the loaders need for each.
@@ -143,12 +145,12 @@ def publish_trained_model(
     commit_message: str = "Upload SoundNet checkpoint",
 ) -> int:
     """
-    The end of a command's `--push-to-hub REPO_ID` (converter, pre-training, fine-tuning): writes `card` as the
-    folder's README.md, pushes the folder with [`push_checkpoint`], and reports on stderr.
+    The end of a command's `--push-to-hub` (converter, pre-training, fine-tuning): writes `card` as the folder's
+    README.md, pushes the folder to `repo_id` with [`push_checkpoint`], and reports on stderr.
 
     Returns:
-        `int`: an exit status, 0 when pushed, 3 (`EXIT_PUSH_FAILED`) when the push failed (the local folder is
-            complete and untouched, and the message says how to push it again).
+        `int`: an exit status, `EXIT_OK` (0) when pushed, `EXIT_PUSH_FAILED` (3) when the push failed (the local
+            folder is complete and untouched, and the message says how to push it again).
     """
     if card is not None:
         card.save(Path(folder) / "README.md")
@@ -167,23 +169,49 @@ def publish_trained_model(
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m hf_soundnet.hub", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("folder", type=Path, help="A saved SoundNet checkpoint (config, weights, preprocessor).")
-    parser.add_argument("repo_id", help="Target model repo, `namespace/name`.")
-    parser.add_argument("--private", action="store_true", help="Create the repo private (when it does not exist).")
-    parser.add_argument("--token", help="Hub token with write access (default: the saved login or HF_TOKEN).")
-    parser.add_argument("--commit-message", default="Upload SoundNet checkpoint")
-    return parser.parse_args(argv)
+    parser.add_argument("repo_id", metavar="HUB_MODEL_ID", help="Target model repo, `namespace/name`.")
+    add_option(
+        parser,
+        "hub_private_repo",
+        action="store_true",
+        deprecated=["--private"],
+        help="Create the repo private (when it does not exist).",
+    )
+    add_option(
+        parser,
+        "hub_token",
+        deprecated=["--token"],
+        help="Hub token with write access (default: the saved login or HF_TOKEN).",
+    )
+    add_option(parser, "commit_message", default="Upload SoundNet checkpoint", help="(default: %(default)s)")
+    add_quiet_argument(parser)
+    return parse_command_line(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    with silenced(args.quiet):
+        return push(args)
+
+
+def push(args: argparse.Namespace) -> int:
+    """`python -m hf_soundnet.hub` once its options are parsed; the exit status."""
     try:
-        info = push_checkpoint(args.folder, args.repo_id, args.token, args.private, args.commit_message)
+        check_checkpoint_folder(args.folder)
     except HubPushError as err:
         print(f"error: {err}", file=sys.stderr)
-        return EXIT_FAILED_FILES
-    print(f"Pushed {args.folder} to {args.repo_id}: {info.commit_url}")
+        return EXIT_USAGE
+    try:
+        info = push_checkpoint(args.folder, args.repo_id, args.hub_token, args.hub_private_repo, args.commit_message)
+    except HubPushError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_PUSH_FAILED
+    if not args.quiet:
+        print(f"Pushed {args.folder} to {args.repo_id}: {info.commit_url}")
     return EXIT_OK
 
 

@@ -55,17 +55,30 @@ def distillation_training_arguments(output_dir: str | os.PathLike, **overrides) 
     start once per run instead of once per pass (`datasets` shares the epoch with them, so each pass still
     reshuffles). `overrides` win.
     """
-    values = {
+    arguments = TrainingArguments(output_dir=str(output_dir), **{**distillation_training_defaults(), **overrides})
+    return use_clean_worker_processes(arguments)
+
+
+def distillation_training_defaults() -> dict[str, Any]:
+    """The `TrainingArguments` values that [`distillation_training_arguments`] sets (e.g. the defaults of a
+    command line parsed with `HfArgumentParser`: `parser.set_defaults(**distillation_training_defaults())`)."""
+    return {
         **PAPER_TRAINING_DEFAULTS,
         "remove_unused_columns": False,
         "accelerator_config": {"dispatch_batches": False, "split_batches": False},
         "report_to": "none",
-        **overrides,
     }
-    if values.get("dataloader_num_workers", 0) > 0:
-        values.setdefault("dataloader_multiprocessing_context", "forkserver")
-        values.setdefault("dataloader_persistent_workers", True)
-    return TrainingArguments(output_dir=str(output_dir), **values)
+
+
+def use_clean_worker_processes(training_args: TrainingArguments) -> TrainingArguments:
+    """
+    With DataLoader workers, starts them from a forkserver and keeps them for the run (see
+    [`distillation_training_arguments`]), unless `training_args` already chose a start method; returns it.
+    """
+    if training_args.dataloader_num_workers > 0 and training_args.dataloader_multiprocessing_context is None:
+        training_args.dataloader_multiprocessing_context = "forkserver"
+        training_args.dataloader_persistent_workers = True
+    return training_args
 
 
 class SoundNetDistillationTrainer(Trainer):
@@ -321,8 +334,10 @@ __all__ = [
     "SoundNetDistillationTrainer",
     "checkpoint_problem",
     "distillation_training_arguments",
+    "distillation_training_defaults",
     "find_resume_checkpoint",
     "last_complete_checkpoint",
     "resume_checkpoint",
     "set_aside_checkpoint",
+    "use_clean_worker_processes",
 ]

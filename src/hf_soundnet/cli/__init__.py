@@ -1,15 +1,24 @@
-"""The `soundnet` console script: `soundnet classify`, `soundnet extract` and `soundnet convert` (see `soundnet --help`).
+"""The `soundnet` console script: `soundnet classify`, `soundnet extract` and `soundnet convert` (see
+`soundnet COMMAND --help`).
 
-Exit status: 0 when every file was processed, 1 when some files failed (each reported on stderr and in the
-output), 2 on a usage error (bad options, no checkpoint, no input), 3 when the work was saved but the Hub push
-failed (`soundnet convert --push-to-hub`).
+Options are spelled in kebab-case (`--output-dir`, `--num-workers`, `--use-cpu`, `--push-to-hub`); the snake_case
+spelling (`--output_dir`) is accepted too, as in the example scripts, which take the same names.
+`--quiet` prints nothing but errors.
+
+Exit status (the same for every command and example script of hf_soundnet, `hf_soundnet.exit_status`):
+  0  done
+  1  some inputs failed (each reported on stderr and in the output) or the work failed
+  2  usage error: bad options, or an input they name that cannot be used (no checkpoint, no audio); nothing done
+  3  the result is saved locally but the Hub push failed (push the folder again later)
 """
 
 import argparse
 import sys
 
+from .. import __version__
 from . import classify, convert, extract
-from .common import EXIT_FAILED_FILES, EXIT_OK, EXIT_USAGE, UsageError
+from .common import EXIT_FAILED_FILES, EXIT_OK, EXIT_PUSH_FAILED, EXIT_USAGE, UsageError
+from .options import parse_command_line, silenced
 
 
 # The subcommand table: name -> module with `add_arguments(parser)`, `run(args) -> int` and a docstring.
@@ -20,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="soundnet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module in COMMANDS.items():
         doc = module.__doc__ or ""
@@ -38,11 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `soundnet` script; returns the exit status."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # argparse exits 2 on usage errors and 0 for --help
+        args = parse_command_line(parser, argv)
+    except SystemExit as exit_:  # argparse exits 2 on usage errors, 0 for --help and --version
         return int(exit_.code or 0)
     try:
-        return args.run(args)
+        with silenced(args.quiet):
+            return args.run(args)
     except UsageError as err:
         print(f"soundnet {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -51,4 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-__all__ = ["COMMANDS", "EXIT_FAILED_FILES", "EXIT_OK", "EXIT_USAGE", "UsageError", "build_parser", "main"]
+__all__ = [
+    "COMMANDS",
+    "EXIT_FAILED_FILES",
+    "EXIT_OK",
+    "EXIT_PUSH_FAILED",
+    "EXIT_USAGE",
+    "UsageError",
+    "build_parser",
+    "main",
+]

@@ -6,10 +6,10 @@ Writes one JSON object per file (JSON Lines): `path`, `duration_s`, the top `obj
 extractor does), and a `timeline` with, per conv8 step (2.97 s for SoundNet-8), its `start_s` and top object and
 scene. A file that fails gives `{"path": ..., "error": ...}` (also on stderr).
 
-Resumable: with --output, files that already have a successful line are skipped; failed ones are retried.
+Resumable: with --output-file, files that already have a successful line are skipped; failed ones are retried.
 
 Example:
-    soundnet classify ../shared/audio recordings.txt --output predictions.jsonl --top-k 3
+    soundnet classify ../shared/audio recordings.txt --output-file predictions.jsonl --top-k 3
 """
 
 import argparse
@@ -31,12 +31,19 @@ from .common import (
     collect_inputs,
     load_model,
 )
+from .options import add_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
-    parser.add_argument("--output", type=Path, help="JSON Lines file (appended to, resumable); stdout when unset.")
-    parser.add_argument("--top-k", type=int, default=5, help="Objects and scenes per file (default: %(default)s).")
+    add_option(
+        parser,
+        "output_file",
+        type=Path,
+        deprecated=["--output"],
+        help="JSON Lines file (appended to, resumable); stdout when unset.",
+    )
+    add_option(parser, "top_k", type=int, default=5, help="Objects and scenes per file (default: %(default)s).")
 
 
 def read_done(output: Path) -> set[str]:
@@ -66,11 +73,11 @@ def run(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         raise UsageError(f"--top-k must be >= 1, got {args.top_k}.")
     inputs = collect_inputs(args.paths)
-    done = read_done(args.output) if args.output else set()
+    done = read_done(args.output_file) if args.output_file else set()
     pending = [item for item in inputs if os.path.abspath(item.path) not in done]
-    if args.output and len(pending) < len(inputs):
+    if args.output_file and len(pending) < len(inputs) and not args.quiet:
         print(
-            f"soundnet classify: {len(inputs) - len(pending)} files already in {args.output}; skipped.",
+            f"soundnet classify: {len(inputs) - len(pending)} files already in {args.output_file}; skipped.",
             file=sys.stderr,
         )
     if not pending:
@@ -91,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:  # a model without the object/scene heads
         raise UsageError(f"{args.model}: {err}") from err
     failures, audio_seconds, started = 0, 0.0, time.perf_counter()
-    sink = args.output.open("a", encoding="utf-8") if args.output else sys.stdout
+    sink = args.output_file.open("a", encoding="utf-8") if args.output_file else sys.stdout
     try:
         with tqdm(total=len(pending), unit="file", desc="classify", disable=args.quiet, file=sys.stderr) as bar:
             for record in records:
@@ -107,11 +114,12 @@ def run(args: argparse.Namespace) -> int:
         if sink is not sys.stdout:
             sink.close()
     elapsed = time.perf_counter() - started
-    print(
-        f"soundnet classify: {len(pending) - failures} files, {audio_seconds:.1f} s of audio in {elapsed:.2f} s "
-        f"({audio_seconds / max(elapsed, 1e-9):.0f} audio s/s after start-up)",
-        file=sys.stderr,
-    )
+    if not args.quiet:
+        print(
+            f"soundnet classify: {len(pending) - failures} files, {audio_seconds:.1f} s of audio in {elapsed:.2f} s "
+            f"({audio_seconds / max(elapsed, 1e-9):.0f} audio s/s after start-up)",
+            file=sys.stderr,
+        )
     if failures:
         print(
             f"soundnet classify: {failures} of {len(pending)} files failed (listed above); fix or remove them and run again.",

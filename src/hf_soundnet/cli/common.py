@@ -1,7 +1,11 @@
-"""What both subcommands share: input discovery, the common options, model loading and exit statuses."""
+"""What both subcommands share: input discovery, the common options, model loading and exit statuses.
+
+The exit statuses below are those of every command and example of the package (documented in `hf_soundnet.cli`).
+"""
 
 import argparse
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +13,7 @@ import torch
 
 from ..errors import SoundNetError
 from ..exit_status import EXIT_FAILED_FILES, EXIT_OK, EXIT_PUSH_FAILED, EXIT_USAGE
+from .options import add_option, add_quiet_argument
 
 
 # Files found in folders are those with these suffixes (anything FFmpeg decodes may also be named explicitly).
@@ -88,39 +93,60 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="Audio files, folders (searched recursively) or list files (.txt, one path per line).",
     )
-    parser.add_argument(
-        "--model",
+    add_option(
+        parser,
+        "model",
         help="Checkpoint directory or Hub id (default: the released SoundNet-8: ./soundnet8 when that folder exists, "
         "else a copy converted once into $HF_SOUNDNET_CACHE, default ~/.cache/hf_soundnet).",
     )
-    parser.add_argument("--batch-size", type=int, default=8, help="Clips per forward pass (default: %(default)s).")
-    parser.add_argument(
-        "--num-workers",
+    add_option(parser, "batch_size", type=int, default=8, help="Clips per forward pass (default: %(default)s).")
+    add_option(
+        parser,
+        "num_workers",
         type=int,
         help="Decoding processes (0 decodes in the main process; default: half the cores on CPU, all but one with "
         "a GPU).",
     )
-    parser.add_argument(
-        "--device", default="auto", help="torch device, or auto: cuda when available (default: %(default)s)."
-    )
-    parser.add_argument(
-        "--precision",
+    add_option(parser, "use_cpu", action="store_true", help="Run on CPU even when a GPU is available.")
+    # The old `--device auto|cpu|cuda`: cpu means --use-cpu, auto and cuda are the default.
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), action=_DeviceAlias, help=argparse.SUPPRESS)
+    add_option(
+        parser,
+        "precision",
         choices=("fp32", "bf16", "fp16"),
         default="fp32",
         help="Compute precision of the fast forward (default: %(default)s, equal to the eager model to 1e-4; bf16 "
         "and fp16 agree to about 1e-2 and 2e-3 and pay off on GPUs).",
     )
-    parser.add_argument(
-        "--eager",
+    add_option(
+        parser,
+        "eager",
         action="store_true",
         help="Run the transformers model as it is instead of the fast forward (BN folded, GEMM convolutions).",
     )
-    parser.add_argument(
-        "--threads",
+    add_option(
+        parser,
+        "threads",
         type=int,
         help="torch threads of the main process (default: the cores that the decoding processes leave, at least 1).",
     )
-    parser.add_argument("--quiet", action="store_true", help="No progress bar.")
+    add_quiet_argument(parser)
+
+
+class _DeviceAlias(argparse.Action):
+    """The deprecated `--device`: `cpu` sets `use_cpu`; `auto` and `cuda` were the default (a GPU when there is one)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, "use_cpu", **{**kwargs, "default": argparse.SUPPRESS})
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        warnings.warn(
+            "--device is deprecated and will be removed; use --use-cpu for CPU (a GPU is used when there is one).",
+            FutureWarning,
+            stacklevel=2,
+        )
+        if values == "cpu":
+            namespace.use_cpu = True
 
 
 def available_cores() -> int:
@@ -142,8 +168,8 @@ def default_parallelism(device: str, cores: int, num_workers: int | None = None)
 
 
 def check_common_arguments(args: argparse.Namespace) -> None:
-    """Checks the common options and fills the automatic ones: `device`, `num_workers`, `threads` (set in torch)
-    and `solo_threads` (for work without decoding workers)."""
+    """Checks the common options and fills the automatic ones: `device` (from `use_cpu`), `num_workers`, `threads`
+    (set in torch) and `solo_threads` (for work without decoding workers)."""
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}.")
     if args.num_workers is not None and args.num_workers < 0:
@@ -152,8 +178,7 @@ def check_common_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--threads must be >= 1, got {args.threads}.")
     if args.eager and args.precision != "fp32":
         raise UsageError("--precision bf16/fp16 needs the fast forward; drop --eager.")
-    if args.device == "auto":
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    args.device = "cpu" if args.use_cpu or not torch.cuda.is_available() else "cuda"
     cores = available_cores()
     # Without decoding workers beside it (streamed files) the model may have every core, unless --threads says.
     args.solo_threads = args.threads or cores

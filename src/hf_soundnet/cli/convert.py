@@ -7,14 +7,14 @@ the release's sha256 unless `--allow-unverified` is given (its model card then s
 arrays are read without executing pickled code. Every original key goes through an explicit table, the model loads
 strictly, and its outputs are checked against an independent NumPy forward before anything is written.
 
-With `--push-to-hub REPO_ID`, the written folder (config with `auto_map`, weights, preprocessor config, model code,
+With `--push-to-hub --hub-model-id REPO_ID`, the written folder (config with `auto_map`, weights, preprocessor config, model code,
 model card, category lists) is then pushed; pushing an unchanged folder again makes no new commit.
 
 Exit status: 0 done, 1 conversion failed (nothing written or pushed), 2 usage error (bad option or output path),
 3 converted and saved but the push failed (the folder is complete; push it again later).
 
 Example:
-    soundnet convert --output-dir soundnet8 [--push-to-hub user/soundnet8]
+    soundnet convert --output-dir soundnet8 [--push-to-hub --hub-model-id user/soundnet8]
 """
 
 import argparse
@@ -23,30 +23,25 @@ from pathlib import Path
 
 from ..exit_status import EXIT_FAILED_FILES, EXIT_OK
 from .common import UsageError
+from .options import add_hub_arguments, add_option, add_quiet_argument, check_hub_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..conversion.variants import RELEASED_VARIANTS
 
-    parser.add_argument("--output-dir", required=True, type=Path, help="Where to write the transformers checkpoint.")
-    parser.add_argument(
-        "--checkpoint", type=Path, help="A local sound8.npy (default: fetch the release and verify it)."
-    )
-    parser.add_argument(
-        "--allow-unverified",
+    add_option(parser, "output_dir", required=True, type=Path, help="Where to write the transformers checkpoint.")
+    add_option(parser, "checkpoint", type=Path, help="A local sound8.npy (default: fetch the release and verify it).")
+    add_option(
+        parser,
+        "allow_unverified",
         action="store_true",
         help="Convert a --checkpoint whose sha256 is not the release's; the model card then says so.",
     )
-    parser.add_argument(
-        "--variant",
-        default="soundnet8",
-        choices=sorted(RELEASED_VARIANTS),
-        help="Released model (default: %(default)s).",
+    add_option(
+        parser, "variant", default="soundnet8", choices=sorted(RELEASED_VARIANTS), help="Released model (%(default)s)."
     )
-    parser.add_argument("--push-to-hub", metavar="REPO_ID", help="Also push the written folder to this Hub repo.")
-    parser.add_argument("--private", action="store_true", help="Create the Hub repo private (if it does not exist).")
-    parser.add_argument("--token", help="Hub token with write access (default: the saved login or HF_TOKEN).")
-    parser.add_argument("--quiet", action="store_true", help="No progress bar or verification line.")
+    add_hub_arguments(parser)
+    add_quiet_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,12 +54,16 @@ def run(args: argparse.Namespace) -> int:
     if args.allow_unverified and args.checkpoint is None:
         raise UsageError("--allow-unverified applies to a --checkpoint file; the fetched release is always verified.")
     try:
+        check_hub_arguments(args)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    try:
         convert_released(
             args.output_dir,
             args.variant,
             checkpoint=args.checkpoint,
             allow_unverified=args.allow_unverified,
-            repo_id=args.push_to_hub,
+            repo_id=args.hub_model_id if args.push_to_hub else None,
             quiet=args.quiet,
         )
     except OutputPathError as err:
@@ -72,13 +71,14 @@ def run(args: argparse.Namespace) -> int:
     except ConversionError as err:
         print(f"soundnet convert: error: {err}", file=sys.stderr)
         return EXIT_FAILED_FILES
-    print(f"Saved {args.variant} to {args.output_dir}")
+    if not args.quiet:
+        print(f"Saved {args.variant} to {args.output_dir}")
     if args.push_to_hub:
         return publish_trained_model(
             args.output_dir,
-            args.push_to_hub,
-            token=args.token,
-            private=args.private,
+            args.hub_model_id,
+            token=args.hub_token,
+            private=args.hub_private_repo,
             program="soundnet convert",
             commit_message=f"Upload {args.variant} converted from {RELEASED_VARIANTS[args.variant].package} by "
             f"hf-soundnet {__version__}",

@@ -1,6 +1,6 @@
 """Extract features of one layer of SoundNet for each audio file.
 
-Writes one file per input under --output, mirroring the inputs' folders, named after the input file plus the format's
+Writes one file per input under --output-dir, mirroring the inputs' folders, named after the input file plus the format's
 suffix (`a/dog.wav` -> `OUT/a/dog.wav.npy`). Each holds a float32 array of shape `(channels, frames)`: the valid
 frames of the layer (after BN, ReLU and the block's pool; clips shorter than 10 s are repeated first, as the feature
 extractor does, unless --no-repeat). Frame `t` starts at `t * hop_samples / sampling_rate` seconds;
@@ -17,7 +17,7 @@ whole-file forward.
 Resumable: files whose output exists are skipped. Failed files are listed on stderr and in OUT/errors.jsonl.
 
 Example:
-    soundnet extract ../shared/audio --layer pool5 --output features/ --format safetensors
+    soundnet extract ../shared/audio --layer pool5 --output-dir features/ --format safetensors
 """
 
 import argparse
@@ -44,6 +44,7 @@ from .common import (
     load_model,
 )
 from .feature_writers import WRITERS, write_features
+from .options import add_option
 
 
 SETTINGS_FILE = "extraction.json"
@@ -52,15 +53,16 @@ ERRORS_FILE = "errors.jsonl"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
-    parser.add_argument("--layer", required=True, help="conv1..conv7, pool1/pool2/pool5, or conv8 (the heads).")
-    parser.add_argument("--output", type=Path, required=True, help="Output folder.")
-    parser.add_argument("--format", choices=sorted(WRITERS), default="npy", help="File format (default: %(default)s).")
-    parser.add_argument(
-        "--head-output", choices=HEAD_OUTPUTS, default="logits", help="conv8 only (default: %(default)s)."
+    add_option(parser, "layer", required=True, help="conv1..conv7, pool1/pool2/pool5, or conv8 (the heads).")
+    add_option(parser, "output_dir", type=Path, required=True, deprecated=["--output"], help="Output folder.")
+    add_option(parser, "format", choices=sorted(WRITERS), default="npy", help="File format (default: %(default)s).")
+    add_option(
+        parser, "head_output", choices=HEAD_OUTPUTS, default="logits", help="conv8 only (default: %(default)s)."
     )
-    parser.add_argument("--no-repeat", action="store_true", help="Do not repeat clips shorter than 10 s.")
-    parser.add_argument(
-        "--stream-longer-than",
+    add_option(parser, "no_repeat", action="store_true", help="Do not repeat clips shorter than 10 s.")
+    add_option(
+        parser,
+        "stream_longer_than",
         type=float,
         default=600.0,
         metavar="SECONDS",
@@ -79,7 +81,7 @@ def check_settings(output: Path, settings: dict) -> None:
         if changed:
             raise UsageError(
                 f"{output} holds features extracted with other settings {changed} (old, new); "
-                "choose another --output or the same settings to resume."
+                "choose another --output-dir or the same settings to resume."
             )
     output.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
@@ -92,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     inputs = collect_inputs(args.paths)
     writer = WRITERS[args.format]
     targets = {
-        str(item.path): args.output / item.relative.with_name(item.relative.name + writer.suffix) for item in inputs
+        str(item.path): args.output_dir / item.relative.with_name(item.relative.name + writer.suffix)
+        for item in inputs
     }
     pending = [item for item in inputs if not targets[str(item.path)].exists()]
 
@@ -116,10 +119,10 @@ def run(args: argparse.Namespace) -> int:
         "hop_seconds": spec.hop / extractor.sampling_rate,
         "repeat_to_seconds": extractor.repeat_to_seconds,
     }
-    check_settings(args.output, settings)
-    if len(pending) < len(inputs):
+    check_settings(args.output_dir, settings)
+    if len(pending) < len(inputs) and not args.quiet:
         print(f"soundnet extract: {len(inputs) - len(pending)} files already extracted; skipped.", file=sys.stderr)
-    errors_path = args.output / ERRORS_FILE
+    errors_path = args.output_dir / ERRORS_FILE
     errors_path.unlink(missing_ok=True)
     if not pending:
         return EXIT_OK
