@@ -165,6 +165,9 @@ def pretrain(args: PretrainArguments, training_args: TrainingArguments) -> int:
             raise ValueError(
                 f"The model expects {model.config.sampling_rate} Hz but the corpus holds {info.sampling_rate} Hz audio."
             )
+    except CorruptShardError as err:  # with --strict: the corpus itself is damaged, not the command line
+        print(f"error (--strict): {err}", file=sys.stderr)
+        return EXIT_FAILED_FILES
     except (CorpusError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
