@@ -16,6 +16,11 @@ _PCM_FULL_SCALE = {np.dtype(np.int8): 128.0, np.dtype(np.int16): 32768.0, np.dty
 
 CHANNEL_MODES = ("first", "mean")
 
+# soxr's quality preset for every resampling in the package (its default; librosa's `res_type="soxr_hq"`). Defined
+# here, not in `audio_io`, so that the feature extractor's code (copied into saved checkpoints for
+# `trust_remote_code=True`) imports no other module of the package.
+RESAMPLE_QUALITY = "HQ"
+
 # A 2-D array of shape (num_samples, num_channels) with at most this many channels and more rows than columns is read
 # as one channels-last clip (soundfile's and scipy's layout), not as a batch of `num_samples` clips of a few samples.
 MAX_CHANNELS_LAST = 8
@@ -31,6 +36,25 @@ def check_channel_mode(channel_mode: str) -> None:
     """Raises `ValueError` unless `channel_mode` is one of `CHANNEL_MODES` (the one check behind every option)."""
     if channel_mode not in CHANNEL_MODES:
         raise ValueError(f"`channel_mode` must be one of {CHANNEL_MODES}, got {channel_mode!r}.")
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """
+    Resamples with soxr (`RESAMPLE_QUALITY`); see `hf_soundnet.audio_io` for why soxr.
+
+    Args:
+        audio: `np.ndarray` float32 of shape `(num_samples,)` or `(num_channels, num_samples)`.
+
+    Returns:
+        float32 of the same layout, `round(num_samples * to_rate / from_rate)` samples long.
+    """
+    import soxr
+
+    if from_rate == to_rate:
+        return audio
+    if audio.ndim == 1:
+        return soxr.resample(audio, from_rate, to_rate, quality=RESAMPLE_QUALITY)
+    return np.ascontiguousarray(soxr.resample(audio.T, from_rate, to_rate, quality=RESAMPLE_QUALITY).T)
 
 
 def downmix(audio: np.ndarray, channel_mode: str) -> np.ndarray:
@@ -139,8 +163,6 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
             self._check_amplitude(array, source)
         array = array.astype(np.float32, copy=False)
         if rate is not None and rate != self.sampling_rate:
-            from .audio_io import resample
-
             array = resample(np.ascontiguousarray(array), int(rate), self.sampling_rate)
         return array
 
@@ -274,8 +296,10 @@ __all__ = [
     "AMPLITUDE_WARN",
     "CHANNEL_MODES",
     "MAX_CHANNELS_LAST",
+    "RESAMPLE_QUALITY",
     "SoundNetFeatureExtractor",
     "check_channel_mode",
     "downmix",
     "is_audio_decoder",
+    "resample",
 ]
