@@ -300,3 +300,13 @@ def test_long_file_is_streamed_and_equals_the_whole_file_answer(classifier, audi
     monkeypatch.setattr(module, "load_audio", whole_decode_forbidden)
     streamed = as_dict(classifier(path, top_k=None, stream_longer_than=20))
     assert max(abs(whole[label] - streamed[label]) for label in whole) < 1e-4
+    # Several chunks (7 s cores over 29 s): the per-step sums carried across chunks give the same answer.
+    monkeypatch.setattr(module, "STREAM_CHUNK_SECONDS", 7.0)
+    chunked = as_dict(classifier(path, top_k=None, stream_longer_than=20))
+    assert max(abs(whole[label] - chunked[label]) for label in whole) < 1e-4
+
+
+def test_function_to_apply_without_top_k_is_transformers_answer(classifier, railroad):
+    raw = classifier(railroad, function_to_apply="none")
+    assert len(raw) == 1401
+    assert [p["score"] for p in raw] == sorted((p["score"] for p in raw), reverse=True)

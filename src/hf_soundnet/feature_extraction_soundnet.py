@@ -170,10 +170,12 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
     def _array_and_rate(waveform, source: str) -> tuple[np.ndarray, int | None]:
         """The samples of one clip as numpy and their rate when the input carries one (decoders and dicts)."""
         if is_audio_decoder(waveform):
+            path = getattr(waveform.metadata, "path", None)  # set by `datasets` for its Audio values
             try:
                 samples = waveform.get_all_samples()
             except Exception as err:  # torchcodec raises RuntimeError/ValueError with FFmpeg's words
-                raise ValueError(f"{source}: cannot decode the AudioDecoder's audio ({err}).") from err
+                where = f"{source} ({path})" if path else source
+                raise ValueError(f"{where}: cannot decode the AudioDecoder's audio ({err}).") from err
             return samples.data.numpy(), samples.sample_rate
         rate = None
         if isinstance(waveform, dict):

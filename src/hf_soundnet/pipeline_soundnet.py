@@ -33,6 +33,8 @@ from .audio_io import AudioLoadError, load_audio
 
 # Seconds above which a file is streamed in chunks rather than decoded whole (as `soundnet extract` does).
 STREAM_LONGER_THAN = 600.0
+# Core length of a streamed chunk, in seconds of audio.
+STREAM_CHUNK_SECONDS = 60.0
 # Labels per head in the default answer of a model with the pretrained heads.
 TOP_K_PER_HEAD = 5
 # Probabilities are clamped to [eps, 1 - eps] before `logit`, as the model's forward does.
@@ -131,7 +133,7 @@ class SoundNetAudioClassificationPipeline(AudioClassificationPipeline):
         return super()._forward(model_inputs)
 
     def postprocess(self, model_outputs, top_k=None, function_to_apply=None, top_k_per_head=TOP_K_PER_HEAD):
-        if not self.is_soundnet or top_k is not None or not self.has_pretrained_heads:
+        if not self.has_pretrained_heads or top_k is not None or function_to_apply is not None:
             if top_k is None:
                 top_k = self.model.config.num_labels
             return super().postprocess(model_outputs, top_k=top_k, function_to_apply=function_to_apply)
@@ -167,7 +169,12 @@ class SoundNetAudioClassificationPipeline(AudioClassificationPipeline):
         sums: dict[str, torch.Tensor] = {}
         count = 0
         chunks = stream_file(
-            fast, path, [layer], input_scale=extractor.input_scale, channel_mode=extractor.channel_mode
+            fast,
+            path,
+            [layer],
+            chunk_seconds=STREAM_CHUNK_SECONDS,
+            input_scale=extractor.input_scale,
+            channel_mode=extractor.channel_mode,
         )
         for chunk in chunks:
             if keys[0] not in chunk.values:
@@ -200,4 +207,10 @@ def header_duration(path: str) -> float | None:
         return None
 
 
-__all__ = ["STREAM_LONGER_THAN", "TOP_K_PER_HEAD", "SoundNetAudioClassificationPipeline", "header_duration"]
+__all__ = [
+    "STREAM_CHUNK_SECONDS",
+    "STREAM_LONGER_THAN",
+    "TOP_K_PER_HEAD",
+    "SoundNetAudioClassificationPipeline",
+    "header_duration",
+]
