@@ -310,3 +310,28 @@ def test_function_to_apply_without_top_k_is_transformers_answer(classifier, rail
     raw = classifier(railroad, function_to_apply="none")
     assert len(raw) == 1401
     assert [p["score"] for p in raw] == sorted((p["score"] for p in raw), reverse=True)
+
+
+def test_long_file_streaming_with_a_linear_classifier(tmp_path, monkeypatch):
+    """A fine-tuned (linear classifier) SoundNet streams its classifier layer's frames: the same logits as the
+    whole-file forward, over several chunks."""
+    from conftest import TINY_CONFIG
+
+    import hf_soundnet.pipeline_soundnet as module
+
+    torch.manual_seed(0)
+    config = hf_soundnet.SoundNetConfig(**TINY_CONFIG, num_labels=3, id2label={0: "a", 1: "b", 2: "c"})
+    model = hf_soundnet.SoundNetForAudioClassification(config).eval()
+    model.save_pretrained(tmp_path / "model")
+    hf_soundnet.SoundNetFeatureExtractor().save_pretrained(tmp_path / "model")
+    clip = np.random.default_rng(0).uniform(-0.5, 0.5, 22050 * 12).astype(np.float32)
+    soundfile.write(tmp_path / "noise.wav", clip, 22050, subtype="FLOAT")
+    classifier = pipeline("audio-classification", model=str(tmp_path / "model"))
+    kwargs = {"top_k": None, "function_to_apply": "none"}
+    whole = as_dict(classifier(str(tmp_path / "noise.wav"), stream_longer_than=0, **kwargs))
+    monkeypatch.setattr(module, "STREAM_CHUNK_SECONDS", 0.5)
+    monkeypatch.setattr(module, "load_audio", None)  # the streamed path never decodes the file whole
+    streamed = as_dict(classifier(str(tmp_path / "noise.wav"), stream_longer_than=5, **kwargs))
+    assert set(streamed) == {"a", "b", "c"}
+    # Logits of order 1 from a float32 forward, summed over frames in another order: 1e-4.
+    assert max(abs(whole[label] - streamed[label]) for label in whole) < 1e-4
