@@ -234,6 +234,9 @@ def test_dataset_map_batched_equals_per_clip(extractor, audio_dataset, audio_dir
         lambda batch: extractor(batch["audio"]), batched=True, batch_size=3, remove_columns=["audio"]
     )
     assert mapped.column_names == ["input_values", "attention_mask"]
+    # The extractor itself as the function, fed the column.
+    direct = audio_dataset.map(extractor, batched=True, batch_size=3, input_columns="audio", remove_columns=["audio"])
+    assert direct["input_values"] == mapped["input_values"]
     for i, name in enumerate(["railroad.wav", "forest_track.mp3", "short_stereo_48k.wav"]):
         single = extractor(
             load_audio(audio_dir / name, channel_mode="first")[0], sampling_rate=22050, return_tensors="np"
