@@ -31,6 +31,11 @@ MAX_CHANNELS_LAST = 8
 AMPLITUDE_WARN = 1.25
 AMPLITUDE_LIMIT = 4.0
 
+# SoundNet-8's conv8 receptive field `[hop, size, offset]` in samples, and conv6's `-offset`: the defaults of
+# `head_field` / `max_head_padding` (tests derive both from `receptive_fields(SoundNetConfig())`).
+SOUNDNET8_HEAD_FIELD = (65536, 320542, -55584)
+SOUNDNET8_MAX_HEAD_PADDING = 22816
+
 
 def check_channel_mode(channel_mode: str) -> None:
     """Raises `ValueError` unless `channel_mode` is one of `CHANNEL_MODES` (the one check behind every option)."""
@@ -67,7 +72,9 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
     r"""
     Turns waveforms into SoundNet's `input_values`, as the original preprocessing did: mono, 22,050 Hz, a float
     waveform in [-1, 1] multiplied by `input_scale` (256), clips shorter than `repeat_to_seconds` repeated whole until
-    they are at least that long (the original's handling of short clips: conv8 needs 209,374 samples, about 9.5 s).
+    they are at least that long (the original's handling of short clips: conv8 needs 209,374 samples, about 9.5 s),
+    and continued cyclically where the last conv8 step would otherwise read the zero padding of its input block
+    (see [`~SoundNetFeatureExtractor.repeat_short`]).
 
     Inputs may be one clip or a list of clips (a batch). A clip is a 1-D array; a 2-D array of shape
     `(num_channels, num_samples)`, reduced to mono by `channel_mode`; a `datasets` Audio value, that is a decoded
@@ -88,7 +95,19 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
             keeps the first channel (what the original did), `"mean"` averages the channels (what transformers'
             ffmpeg file decoding in the pipeline does before the extractor sees the audio).
         repeat_to_seconds (`float`, *optional*, defaults to 10.0): Clips shorter than this are tiled whole until
-            they reach at least this duration; `None` or 0 disables it.
+            they reach at least this duration; `None` or 0 disables every repetition (this one and `head_field`'s).
+        head_field (`list[int]`, *optional*, defaults to `[65536, 320542, -55584]`): `[hop, size, offset]` in samples
+            of the conv8 steps' receptive field (step `q` sees samples `[q * hop + offset, q * hop + offset + size)`),
+            SoundNet-8's, i.e. `hf_soundnet.streaming.receptive_fields(config)[-1]`; set it from that for another
+            layer table. `None` disables the continuation below.
+        max_head_padding (`int`, *optional*, defaults to 22816): When the last conv8 step's field ends more than this
+            many samples past the clip's end, the clip is continued cyclically to the end of that field. SoundNet-8's
+            value, `-receptive_fields(config)[-3].offset` (conv6's): beyond it the step reads conv7 frames computed
+            from conv7's zero padding, and the released heads then answer `parking_garage/outdoor` with p close to 1
+            whatever the sound.
+        continue_long_clips (`bool`, *optional*, defaults to `True`): Whether clips not shorter than
+            `repeat_to_seconds` are continued as well (as a real 10 s clip needs); `soundnet extract` turns it off so
+            that a long file's frames are those of its own audio, as streaming gives them.
         return_attention_mask (`bool`, *optional*, defaults to `True`): Return the sample mask with padded batches.
     """
 
@@ -103,14 +122,29 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
         input_scale: float = 256.0,
         channel_mode: str = "first",
         repeat_to_seconds: float | None = 10.0,
+        head_field: list[int] | tuple[int, int, int] | None = SOUNDNET8_HEAD_FIELD,
+        max_head_padding: int = SOUNDNET8_MAX_HEAD_PADDING,
+        continue_long_clips: bool = True,
         return_attention_mask: bool = True,
         **kwargs,
     ):
         super().__init__(feature_size=feature_size, sampling_rate=sampling_rate, padding_value=padding_value, **kwargs)
         check_channel_mode(channel_mode)
+        if head_field is not None:
+            if len(head_field) != 3 or min(head_field[0], head_field[1]) < 1 or head_field[0] <= -head_field[2]:
+                raise ValueError(
+                    f"`head_field` must be [hop, size, offset] with hop, size >= 1 and hop > -offset (as "
+                    f"`receptive_fields(config)[-1]` gives), got {head_field!r}."
+                )
+            head_field = [int(value) for value in head_field]
+        if max_head_padding < 0:
+            raise ValueError(f"`max_head_padding` must be >= 0 samples, got {max_head_padding}.")
         self.input_scale = input_scale
         self.channel_mode = channel_mode
         self.repeat_to_seconds = repeat_to_seconds
+        self.head_field = head_field
+        self.max_head_padding = int(max_head_padding)
+        self.continue_long_clips = continue_long_clips
         self.return_attention_mask = return_attention_mask
 
     @property
@@ -205,11 +239,37 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
                 "distorted. Normalise the waveform."
             )
 
+    def covered_num_samples(self, num_samples: int) -> int:
+        """
+        The length a clip of `num_samples` samples is continued to so that its last conv8 step reads no zero padding
+        of its input block: `num_samples` itself when the last step's field ends at most `max_head_padding` samples
+        past it, else the end of that field (then the step sees no padding at all).
+
+        With `head_field = [hop, size, offset]` and padding of `-offset` on each side, step `q` exists when
+        `num_samples >= q * hop + size + 2 * offset` (209,374 for the first step of SoundNet-8), so its field ends
+        `-offset` samples or less past the input; lengthening to that end adds no step because `hop > -offset`.
+        """
+        if self.head_field is None or not self.min_num_samples:
+            return num_samples
+        hop, size, offset = self.head_field
+        last_step = max(0, (num_samples - size - 2 * offset) // hop)
+        field_end = last_step * hop + offset + size
+        return field_end if field_end - num_samples > self.max_head_padding else num_samples
+
     def repeat_short(self, waveform: np.ndarray) -> np.ndarray:
-        """Tiles `waveform` `(num_samples,)` whole until it has at least `min_num_samples` samples."""
-        if 0 < waveform.shape[0] < self.min_num_samples:
-            waveform = np.tile(waveform, math.ceil(self.min_num_samples / waveform.shape[0]))
-        return waveform
+        """
+        `waveform` `(num_samples,)` repeated as the heads need it: tiled whole until it has at least `min_num_samples`
+        samples (the original's rule), then continued cyclically (its start follows its end) up to
+        `covered_num_samples` of that length. Clips whose last conv8 step reads no padding of its input block are
+        returned as they were, and so are clips not shorter than `repeat_to_seconds` without `continue_long_clips`.
+        """
+        if waveform.shape[0] == 0 or not self.min_num_samples:
+            return waveform
+        if waveform.shape[0] >= self.min_num_samples and not self.continue_long_clips:
+            return waveform
+        tiled = waveform.shape[0] * max(1, math.ceil(self.min_num_samples / waveform.shape[0]))
+        target = self.covered_num_samples(tiled)
+        return waveform if target == waveform.shape[0] else np.resize(waveform, target)
 
     def __call__(
         self,

@@ -103,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     model, extractor = load_model(args)
     if args.no_repeat:
         extractor.repeat_to_seconds = 0
+    extractor.continue_long_clips = False  # a long file's frames are its own audio's, streamed or not
     try:
         spec = resolve_layer(model, args.layer)
     except ValueError as err:
