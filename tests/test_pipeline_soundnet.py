@@ -335,3 +335,25 @@ def test_long_file_streaming_with_a_linear_classifier(tmp_path, monkeypatch):
     assert set(streamed) == {"a", "b", "c"}
     # Logits of order 1 from a float32 forward, summed over frames in another order: 1e-4.
     assert max(abs(whole[label] - streamed[label]) for label in whole) < 1e-4
+
+
+def test_streamed_long_file_is_continued_like_the_whole_file(classifier, audio_dir, tmp_path, monkeypatch):
+    """A length whose last conv8 step would read padding: the extractor continues the whole clip cyclically, and
+    the streamed path appends the same start samples, so both answers agree."""
+    import hf_soundnet.pipeline_soundnet as module
+
+    extractor = classifier.feature_extractor
+    waveform = load_audio_first_channel(audio_dir / "forest_track.mp3")
+    num_samples = next(n for n in range(22050 * 21, waveform.shape[0]) if extractor.covered_num_samples(n) > n)
+    assert extractor.covered_num_samples(num_samples) - num_samples > 22050  # over a second is continued
+    path = tmp_path / "continued.wav"
+    soundfile.write(path, waveform[:num_samples], 22050, subtype="FLOAT")
+    whole = as_dict(classifier(str(path), top_k=None, stream_longer_than=0))
+    monkeypatch.setattr(module, "STREAM_CHUNK_SECONDS", 7.0)
+    monkeypatch.setattr(module, "load_audio", None)  # the streamed path never decodes the file whole
+    streamed = as_dict(classifier(str(path), top_k=None, stream_longer_than=20))
+    assert max(abs(whole[label] - streamed[label]) for label in whole) < 1e-4
+
+
+def load_audio_first_channel(path) -> np.ndarray:
+    return hf_soundnet.load_audio(path, 22050, channel_mode="first")[0]

@@ -23,6 +23,7 @@ With a SoundNet model it differs from upstream in what it accepts and what it an
 """
 
 import os
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -157,7 +158,7 @@ class SoundNetAudioClassificationPipeline(AudioClassificationPipeline):
         classifier), so memory does not grow with the file's length.
         """
         from .fast_forward import FastSoundNet
-        from .streaming import stream_file
+        from .streaming import iter_file_waveform, stream_layers
 
         model, extractor = self.model, self.feature_extractor
         fast = FastSoundNet.from_model(model).eval()
@@ -168,14 +169,11 @@ class SoundNetAudioClassificationPipeline(AudioClassificationPipeline):
             keys = (layer,)
         sums: dict[str, torch.Tensor] = {}
         count = 0
-        chunks = stream_file(
-            fast,
-            path,
-            [layer],
-            chunk_seconds=STREAM_CHUNK_SECONDS,
-            input_scale=extractor.input_scale,
-            channel_mode=extractor.channel_mode,
+        pieces = iter_file_waveform(
+            path, extractor.sampling_rate, STREAM_CHUNK_SECONDS, channel_mode=extractor.channel_mode
         )
+        scaled = (piece * np.float32(extractor.input_scale) for piece in continued(pieces, extractor))
+        chunks = stream_layers(fast, scaled, [layer], chunk_seconds=STREAM_CHUNK_SECONDS)
         for chunk in chunks:
             if keys[0] not in chunk.values:
                 continue
@@ -194,6 +192,35 @@ class SoundNetAudioClassificationPipeline(AudioClassificationPipeline):
             pooled = (sums[layer] / count).to(next(model.parameters()).device)
             logits = model.classifier(model.dropout(pooled))
         return logits[None].cpu()
+
+
+def continued(pieces: Iterator[np.ndarray], extractor) -> Iterator[np.ndarray]:
+    """
+    The consecutive 1-D `pieces` of a long waveform, followed by what `extractor.repeat_short` appends to the whole
+    waveform (its start, continued cyclically up to `covered_num_samples`), so that streaming gives the whole-file
+    answer. Keeps at most the first `head_field` size samples (14.5 s for SoundNet-8) besides the current piece.
+    """
+    head_field = getattr(extractor, "head_field", None)
+    if head_field is None or not extractor.min_num_samples or not getattr(extractor, "continue_long_clips", False):
+        yield from pieces
+        return
+    keep = int(head_field[1])
+    start: list[np.ndarray] = []
+    kept = total = 0
+    for piece in pieces:
+        if kept < keep:
+            start.append(piece[: keep - kept].copy())
+            kept += start[-1].shape[0]
+        total += piece.shape[0]
+        yield piece
+    if total == 0:
+        return
+    beginning = np.concatenate(start)
+    target = extractor.covered_num_samples(max(total, extractor.min_num_samples))
+    if total < extractor.min_num_samples or target - total > beginning.shape[0]:
+        raise ValueError("Streaming is for long files; a short one is decoded whole (lower stream_longer_than).")
+    if target > total:
+        yield beginning[: target - total]
 
 
 def header_duration(path: str) -> float | None:
