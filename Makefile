@@ -24,12 +24,13 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 setup: $(STAMP)
 
 # What the converted checkpoint is made of: the converter, the modules whose code or labels it saves, its card.
-CONVERSION_INPUTS := $(wildcard conversion/*.py src/hf_soundnet/categories/*.txt) model_cards/soundnet8.md \
+CONVERSION_INPUTS := $(wildcard src/hf_soundnet/conversion/*.py src/hf_soundnet/categories/*.txt) \
+	src/hf_soundnet/model_cards/soundnet8.md src/hf_soundnet/cli/convert.py \
 	$(addprefix src/hf_soundnet/,__init__.py configuration_soundnet.py modeling_soundnet.py losses.py \
 	feature_extraction_soundnet.py categories.py hub.py)
 
 $(CHECKPOINT)/config.json: $(STAMP) $(CONVERSION_INPUTS)
-	$(PY) conversion/convert_soundnet_original_to_hf.py --output-dir $(CHECKPOINT)
+	$(VENV)/bin/soundnet convert --output-dir $(CHECKPOINT)
 
 demo: $(CHECKPOINT)/config.json
 	HF_HUB_OFFLINE=1 $(PY) examples/demo.py $(SHARED)/audio/railroad.wav $(SHARED)/audio/forest_track.mp3

@@ -10,7 +10,7 @@ Data: a folder in the ESC-50 release layout (meta/esc50.csv + audio/; --eval_fol
 with an Audio column and a label column (--eval_split, or else --eval_fold of a fold column, or else a stratified
 20 % split). Every TrainingArguments option is accepted. --push-to-hub REPO_ID pushes the final model (config,
 weights, preprocessor config, code and the Trainer's model card) when training ends, with --hub_token and
---hub_private_repo; a failed push keeps the local model and exits 2.
+--hub_private_repo; a failed push keeps the local model and exits 3.
 
 Example:
     python examples/finetune.py --data ESC-50-master --model soundnet8 --classifier_layer pool5 \\

@@ -14,7 +14,7 @@ Examples:
     accelerate launch ... examples/pretrain.py --corpus corpus/ --output-dir runs/sn8 --max-steps 200000 --resume
 
 Exit status: 0 when training finished, 1 on a bad corpus, model or output folder, or a corrupt record with --strict,
-2 when the model was saved but --push-to-hub failed.
+3 when the model was saved but --push-to-hub failed.
 """
 
 import argparse

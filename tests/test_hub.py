@@ -20,6 +20,7 @@ from conftest import REPO_ROOT
 from huggingface_hub import ModelCard, metadata_load
 
 from hf_soundnet import SoundNetConfig, SoundNetFeatureExtractor, SoundNetForAudioClassification
+from hf_soundnet.conversion.convert import MODEL_CARDS
 from hf_soundnet.hub import HubPushError, check_checkpoint_folder, render_model_card
 
 
@@ -103,7 +104,7 @@ def noise_file(tmp_path) -> Path:
 # -- model cards ------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("template", ["soundnet8.md", "soundnet5.md"])
 def test_model_card_templates_render_to_valid_metadata(tmp_path, template):
-    card = render_model_card(REPO_ROOT / "model_cards" / template, repo_id="someone/soundnet")
+    card = render_model_card(MODEL_CARDS / template, repo_id="someone/soundnet")
     card.save(tmp_path / "README.md")
     metadata = metadata_load(tmp_path / "README.md")
     assert metadata["license"] == "mit"
@@ -119,7 +120,7 @@ def test_model_card_templates_render_to_valid_metadata(tmp_path, template):
 
 
 def test_soundnet8_card_attributes_the_papers_results_to_the_paper():
-    card = render_model_card(REPO_ROOT / "model_cards" / "soundnet8.md", verification_error=4.4e-8)
+    card = render_model_card(MODEL_CARDS / "soundnet8.md", verification_error=4.4e-8)
     results = {(r.dataset_name, r.metric_value) for r in card.data.eval_results}
     assert results == {("ESC-50", 74.2), ("ESC-10", 92.2), ("DCASE 2013 scene classification", 88)}
     assert all("Aytar" in r.source_name and "not re-measured" in r.source_name for r in card.data.eval_results)
@@ -129,7 +130,7 @@ def test_soundnet8_card_attributes_the_papers_results_to_the_paper():
 
 def test_soundnet5_card_renders_training_facts_and_measured_results():
     card = render_model_card(
-        REPO_ROOT / "model_cards" / "soundnet5.md",
+        MODEL_CARDS / "soundnet5.md",
         datasets=["someone/videos"],
         training={"max_steps": 1000},
         results=[{"task": "ESC-50 linear probe", "dataset": "esc50", "metric": "accuracy", "value": 0.61}],
@@ -137,7 +138,7 @@ def test_soundnet5_card_renders_training_facts_and_measured_results():
     assert card.data.datasets == ["someone/videos"]
     assert "| max_steps | 1000 |" in card.text
     assert "| ESC-50 linear probe | esc50 | accuracy | 0.61 |" in card.text
-    assert "None measured" in render_model_card(REPO_ROOT / "model_cards" / "soundnet5.md").text
+    assert "None measured" in render_model_card(MODEL_CARDS / "soundnet5.md").text
 
 
 # -- code upload -----------------------------------------------------------------------------------------------------
@@ -237,9 +238,9 @@ def test_converter_pushes_the_released_weights_loadable_without_the_plugin(hub, 
     output = tmp_path / "soundnet8"
     convert = ["--checkpoint", str(sound8_npy), "--output-dir", str(output), "--push-to-hub", "someone/soundnet8"]
 
-    # 1. The Hub is unreachable: exit 2, a message naming the repo, and a complete local checkpoint.
+    # 1. The Hub is unreachable: exit 3, a message naming the repo, and a complete local checkpoint.
     failed = run_client([str(CONVERTER), *convert], hub_env(closed_port_endpoint(), tmp_path / "h0"))
-    assert failed.returncode == 2, failed.stderr[-3000:]
+    assert failed.returncode == 3, failed.stderr[-3000:]
     assert "someone/soundnet8" in failed.stderr and "is complete" in failed.stderr
     expected_files = {"config.json", "model.safetensors", "preprocessor_config.json", "README.md", *CODE_FILES}
     assert expected_files <= set(folder_digest(output)) and len(list((output / "categories").glob("*.txt"))) == 2
@@ -294,7 +295,7 @@ def test_pretrain_pushes_the_final_model_with_its_card(hub, tmp_path, audio_dir)
 
 
 @pytest.mark.slow
-def test_pretrain_push_failure_keeps_the_model_and_exits_2(tmp_path, audio_dir):
+def test_pretrain_push_failure_keeps_the_model_and_exits_3(tmp_path, audio_dir):
     from _helpers_corpus import sound_sources, tiny_student_config, write_sound_corpus
 
     corpus, out = tmp_path / "corpus", tmp_path / "out"
@@ -304,6 +305,6 @@ def test_pretrain_push_failure_keeps_the_model_and_exits_2(tmp_path, audio_dir):
     args += ["--model", str(tmp_path / "tiny"), "--crop-seconds", "2", "--batch-size", "4", "--num-workers", "0"]
     args += ["--shuffle-buffer", "0", "--max-steps", "1", "--push-to-hub", "someone/pretrained"]
     result = run_client(args, hub_env(closed_port_endpoint(), tmp_path / "hf"))
-    assert result.returncode == 2, result.stderr[-4000:]
+    assert result.returncode == 3, result.stderr[-4000:]
     assert "someone/pretrained" in result.stderr and "push it later" in result.stderr
     assert (out / "model.safetensors").is_file() and (out / "README.md").is_file()

@@ -1,6 +1,6 @@
 """Parity of the converted released weights with an independent computation, on a real recording.
 
-The reference is `conversion/reference_numpy.py`: a float64 NumPy forward that reads the original `sound8.npy`
+The reference is `hf_soundnet/conversion/reference_numpy.py`: a float64 NumPy forward that reads the original `sound8.npy`
 (TensorFlow layout, original keys) and shares no code with `hf_soundnet`. The audio is decoded with soundfile
 (libsndfile), not with the torchcodec path under test.
 """
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from reference_numpy import clip_probabilities, load_sound8
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification, pipeline
 
 import hf_soundnet
 from hf_soundnet.categories import object_labels, scene_labels
+from hf_soundnet.conversion.reference_numpy import clip_probabilities, load_sound8
 
 
 pytestmark = pytest.mark.slow

@@ -320,7 +320,7 @@ def load_model_and_extractor(name_or_path: str | os.PathLike, device: str = "cpu
     if not path.exists() and str(name_or_path).count("/") != 1:
         raise FileNotFoundError(
             f"{name_or_path}: no such checkpoint directory. Convert the released weights with "
-            "`python conversion/convert_soundnet_original_to_hf.py --output-dir soundnet8` or pass a Hub id."
+            "`soundnet convert --output-dir soundnet8`, or pass a Hub id."
         )
     model = AutoModelForAudioClassification.from_pretrained(str(name_or_path)).eval().to(device)
     extractor = AutoFeatureExtractor.from_pretrained(str(name_or_path))

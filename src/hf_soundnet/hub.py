@@ -18,6 +18,7 @@ from huggingface_hub import CommitInfo, ModelCard, ModelCardData, create_repo, u
 from huggingface_hub.utils import HfHubHTTPError
 
 from .errors import SoundNetError
+from .exit_status import EXIT_FAILED_FILES, EXIT_OK, EXIT_PUSH_FAILED
 
 
 # Files a folder must hold to be worth pushing, and what the loaders need for each.
@@ -146,8 +147,8 @@ def publish_trained_model(
     folder's README.md, pushes the folder with [`push_checkpoint`], and reports on stderr.
 
     Returns:
-        `int`: an exit status, 0 when pushed, 2 when the push failed (the local folder is complete and untouched,
-            and the message says how to push it again).
+        `int`: an exit status, 0 when pushed, 3 (`EXIT_PUSH_FAILED`) when the push failed (the local folder is
+            complete and untouched, and the message says how to push it again).
     """
     if card is not None:
         card.save(Path(folder) / "README.md")
@@ -160,9 +161,9 @@ def publish_trained_model(
             f"`python -m hf_soundnet.hub {folder} {repo_id}`.",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_PUSH_FAILED
     print(f"{program}: pushed {folder} to {repo_id}: {info.commit_url}", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -181,9 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         info = push_checkpoint(args.folder, args.repo_id, args.token, args.private, args.commit_message)
     except HubPushError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED_FILES
     print(f"Pushed {args.folder} to {args.repo_id}: {info.commit_url}")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

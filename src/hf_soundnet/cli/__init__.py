@@ -1,18 +1,19 @@
-"""The `soundnet` console script: `soundnet classify` and `soundnet extract` (see `soundnet --help`).
+"""The `soundnet` console script: `soundnet classify`, `soundnet extract` and `soundnet convert` (see `soundnet --help`).
 
 Exit status: 0 when every file was processed, 1 when some files failed (each reported on stderr and in the
-output), 2 on a usage error (bad options, no checkpoint, no input).
+output), 2 on a usage error (bad options, no checkpoint, no input), 3 when the work was saved but the Hub push
+failed (`soundnet convert --push-to-hub`).
 """
 
 import argparse
 import sys
 
-from . import classify, extract
+from . import classify, convert, extract
 from .common import EXIT_FAILED_FILES, EXIT_OK, EXIT_USAGE, UsageError
 
 
 # The subcommand table: name -> module with `add_arguments(parser)`, `run(args) -> int` and a docstring.
-COMMANDS = {"classify": classify, "extract": extract}
+COMMANDS = {"classify": classify, "extract": extract, "convert": convert}
 
 
 def build_parser() -> argparse.ArgumentParser:

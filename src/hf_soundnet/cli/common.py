@@ -8,9 +8,8 @@ from pathlib import Path
 import torch
 
 from ..errors import SoundNetError
+from ..exit_status import EXIT_FAILED_FILES, EXIT_OK, EXIT_PUSH_FAILED, EXIT_USAGE
 
-
-EXIT_OK, EXIT_FAILED_FILES, EXIT_USAGE = 0, 1, 2
 
 # Files found in folders are those with these suffixes (anything FFmpeg decodes may also be named explicitly).
 AUDIO_EXTENSIONS = frozenset(
@@ -89,7 +88,11 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="Audio files, folders (searched recursively) or list files (.txt, one path per line).",
     )
-    parser.add_argument("--model", default="soundnet8", help="Checkpoint directory or Hub id (default: %(default)s).")
+    parser.add_argument(
+        "--model",
+        help="Checkpoint directory or Hub id (default: the released SoundNet-8: ./soundnet8 when that folder exists, "
+        "else a copy converted once into $HF_SOUNDNET_CACHE, default ~/.cache/hf_soundnet).",
+    )
     parser.add_argument("--batch-size", type=int, default=8, help="Clips per forward pass (default: %(default)s).")
     parser.add_argument(
         "--num-workers",
@@ -159,10 +162,30 @@ def check_common_arguments(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
 
 
+def default_model(quiet: bool = False) -> str:
+    """The checkpoint used without `--model`: `./soundnet8` when it holds a config, else the released weights
+    converted into the user cache on first use (`hf_soundnet.conversion.released_checkpoint`, which says on stderr
+    what it fetches and where it caches, unless `quiet`)."""
+    if (Path("soundnet8") / "config.json").is_file():
+        return "soundnet8"
+    from ..conversion import ConversionError, released_checkpoint
+
+    try:
+        return str(released_checkpoint("soundnet8", quiet=quiet))
+    except (ConversionError, OSError) as err:
+        raise UsageError(
+            f"no --model given and the released weights could not be made ready: {err} Pass --model with a "
+            "checkpoint folder or Hub id."
+        ) from err
+
+
 def load_model(args: argparse.Namespace):
-    """`(model, feature_extractor)` for `args.model` on `args.device`; a missing or broken checkpoint is a usage error."""
+    """`(model, feature_extractor)` for `args.model` (resolved with [`default_model`] when not given, and set in
+    `args`) on `args.device`; a missing or broken checkpoint is a usage error."""
     from ..batch_inference import load_model_and_extractor
 
+    if args.model is None:
+        args.model = default_model(quiet=getattr(args, "quiet", False))
     try:
         return load_model_and_extractor(args.model, device=args.device)
     except (OSError, ValueError) as err:
@@ -173,6 +196,7 @@ __all__ = [
     "AUDIO_EXTENSIONS",
     "EXIT_FAILED_FILES",
     "EXIT_OK",
+    "EXIT_PUSH_FAILED",
     "EXIT_USAGE",
     "InputFile",
     "LIST_EXTENSIONS",
@@ -182,5 +206,6 @@ __all__ = [
     "default_parallelism",
     "check_common_arguments",
     "collect_inputs",
+    "default_model",
     "load_model",
 ]

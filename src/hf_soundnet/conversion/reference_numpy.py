@@ -1,12 +1,15 @@
 """An independent NumPy forward of SoundNet-8 straight from the TensorFlow-layout `sound8.npy`.
 
-It shares no code with `hf_soundnet`: it reads the original keys and `(k, 1, C_in, C_out)` weights as they are
+It shares no code with the rest of `hf_soundnet` (it imports only NumPy, and nothing imports into it): it reads the original keys and `(k, 1, C_in, C_out)` weights as they are
 (no key table, no transpose into PyTorch layout), computes in float64 with its own im2col convolution, and follows
 the Torch7 definition written out below. The converter checks its output against this before saving, and the parity
 test checks the converted model against it.
 """
 
+import pickle
+
 import numpy as np
+from numpy.lib import format as npy_format
 from numpy.lib.stride_tricks import sliding_window_view
 
 
@@ -25,9 +28,27 @@ HEAD_STRIDE = 2
 BATCH_NORM_EPS = 1e-5
 
 
+class _NumpyArraysOnly(pickle.Unpickler):
+    """Resolves only the globals of NumPy's array pickles, so reading a file never calls anything else."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in (("numpy", "ndarray"), ("numpy", "dtype")):
+            return getattr(np, name)
+        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and name == "_reconstruct":
+            return np.ndarray.__reduce__(np.zeros(()))[0]  # NumPy's own reconstructor, whatever its module
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a weights file")
+
+
 def load_sound8(path: str) -> dict[str, dict[str, np.ndarray]]:
-    """The pickled dict of dicts in `sound8.npy`."""
-    return np.load(path, allow_pickle=True, encoding="latin1").item()
+    """The pickled dict of dicts in `sound8.npy`, unpickled with only NumPy's array globals allowed."""
+    with open(path, "rb") as handle:
+        if npy_format.read_magic(handle) != (1, 0):
+            raise ValueError(f"{path}: not a version 1.0 .npy file")
+        npy_format.read_array_header_1_0(handle)
+        params = _NumpyArraysOnly(handle, encoding="latin1").load().item()
+    if not isinstance(params, dict):
+        raise ValueError(f"{path}: holds a {type(params).__name__}, not a dict of layers")
+    return params
 
 
 def conv_tf_layout(x: np.ndarray, weights: np.ndarray, biases: np.ndarray, stride: int, padding: int) -> np.ndarray:
