@@ -2,9 +2,11 @@ import logging
 
 import numpy as np
 import pytest
+import soundfile
 import torch
 
-from hf_soundnet import SoundNetFeatureExtractor
+from hf_soundnet import SoundNetFeatureExtractor, load_audio
+from hf_soundnet.feature_extraction_soundnet import MAX_CHANNELS_LAST
 
 
 @pytest.fixture
@@ -65,9 +67,65 @@ def test_stereo_first_channel_by_default_and_mean_on_request(tmp_path):
     assert SoundNetFeatureExtractor.from_pretrained(tmp_path).channel_mode == "mean"
 
 
-def test_samples_by_channels_layout_is_rejected(extractor):
+def test_samples_by_many_channels_layout_is_rejected(extractor):
+    """More than MAX_CHANNELS_LAST columns is not read as channels-last: a clear error, not a guess."""
     with pytest.raises(ValueError, match="num_channels, num_samples"):
-        extractor([np.zeros((22050 * 11, 2), np.float32)], sampling_rate=22050)
+        extractor([np.zeros((22050 * 11, MAX_CHANNELS_LAST + 1), np.float32)], sampling_rate=22050)
+
+
+@pytest.mark.parametrize("num_samples", [300, 22050 * 11])
+def test_bare_channels_last_array_is_one_clip(extractor, caplog, num_samples):
+    """soundfile's `(num_samples, 2)` layout passed bare: one clip (its first channel), with a warning, not a batch of
+    `num_samples` clips of 2 samples (22,050 x 2 used to ask for ~19 GB)."""
+    stereo = np.random.default_rng(4).uniform(-1, 1, (num_samples, 2)).astype(np.float32)
+    with caplog.at_level(logging.WARNING):
+        got = extractor(stereo, sampling_rate=22050, return_tensors="np")["input_values"]
+    assert "channels-last" in caplog.text
+    expected = extractor([np.ascontiguousarray(stereo.T)], sampling_rate=22050, return_tensors="np")["input_values"]
+    assert got.shape == expected.shape and got.shape[0] == 1
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(got[0, :num_samples], stereo[:, 0] * 256)
+
+
+def test_channels_last_inside_a_list_is_transposed_too(extractor, caplog):
+    stereo = np.random.default_rng(5).uniform(-1, 1, (22050 * 11, 2)).astype(np.float32)
+    with caplog.at_level(logging.WARNING):
+        got = extractor([stereo], sampling_rate=22050, return_tensors="np")["input_values"][0]
+    assert "channels-last" in caplog.text
+    np.testing.assert_array_equal(got, stereo[:, 0] * 256)
+
+
+def test_wide_2d_array_stays_a_batch_of_mono_clips(extractor, caplog):
+    """transformers' convention for a single 2-D array is kept when it is not channels-last."""
+    batch = np.random.default_rng(6).uniform(-1, 1, (2, 22050 * 11)).astype(np.float32)
+    with caplog.at_level(logging.WARNING):
+        got = extractor(batch, sampling_rate=22050, return_tensors="np")["input_values"]
+    assert "channels-last" not in caplog.text
+    np.testing.assert_array_equal(got, batch * 256)
+
+
+@pytest.mark.parametrize("scale", [32767.0, 1e6, 5.0])
+def test_float_samples_far_outside_unit_range_are_refused(extractor, scale):
+    clip = long_clip() * np.float32(scale)
+    with pytest.raises(ValueError, match=r"clip 0: float samples must lie in \[-1, 1\].*Divide"):
+        extractor(clip, sampling_rate=22050)
+
+
+def test_float_samples_slightly_over_full_scale_warn(extractor, caplog):
+    clip = long_clip() * np.float32(1.5)
+    with caplog.at_level(logging.WARNING):
+        out = extractor(clip, sampling_rate=22050, return_tensors="np")["input_values"][0]
+    assert "peak is 1.5" in caplog.text
+    np.testing.assert_allclose(out, clip * 256, rtol=1e-6)
+
+
+def test_full_scale_float_and_int16_do_not_warn(extractor, caplog):
+    clip = long_clip()
+    clip[0] = 1.0
+    pcm = (long_clip(seed=7) * 32767).astype(np.int16)
+    with caplog.at_level(logging.WARNING):
+        extractor([clip, pcm], sampling_rate=22050)
+    assert "peak" not in caplog.text
 
 
 def test_unknown_channel_mode_raises():
@@ -109,3 +167,84 @@ def test_non_finite_audio_raises(extractor, bad):
 def test_empty_audio_raises(extractor):
     with pytest.raises(ValueError, match="empty"):
         extractor(np.zeros(0, np.float32), sampling_rate=22050)
+
+
+# `datasets` Audio values: real Datasets built from the shared recordings, decoded by datasets' own AudioDecoder.
+
+
+@pytest.fixture(scope="module")
+def audio_dataset(audio_dir):
+    datasets = pytest.importorskip("datasets")
+    files = [
+        str(audio_dir / "railroad.wav"),
+        str(audio_dir / "forest_track.mp3"),
+        str(audio_dir / "short_stereo_48k.wav"),
+    ]
+    return datasets.Dataset.from_dict({"audio": files}).cast_column("audio", datasets.Audio())
+
+
+def test_decoded_dataset_value_equals_the_file_decoded_independently(extractor, audio_dataset, audio_dir):
+    value = audio_dataset[0]["audio"]
+    assert type(value).__module__ == "datasets.features._torchcodec"  # datasets' AudioDecoder subclass
+    waveform, rate = soundfile.read(audio_dir / "railroad.wav", dtype="float32")
+    assert rate == 22050
+    expected = extractor(waveform, sampling_rate=22050, return_tensors="np")["input_values"]
+    # No `sampling_rate` argument needed: the decoder carries its rate.
+    got = extractor(value, return_tensors="np")["input_values"]
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("channel_mode", ["first", "mean"])
+def test_multichannel_decoder_follows_channel_mode_and_is_resampled(audio_dataset, audio_dir, channel_mode):
+    """A 48 kHz stereo file through datasets: the extractor's `channel_mode` picks the channel(s), then soxr
+    resamples to 22,050 Hz; compared with soundfile's decoding reduced and resampled here."""
+    import soxr
+
+    extractor = SoundNetFeatureExtractor(channel_mode=channel_mode, repeat_to_seconds=None)
+    stereo, rate = soundfile.read(audio_dir / "short_stereo_48k.wav", dtype="float32", always_2d=True)
+    assert rate == 48000 and stereo.shape[1] == 2
+    assert not np.allclose(stereo[:, 0], stereo[:, 1])  # the modes give different answers on this file
+    mono = stereo[:, 0] if channel_mode == "first" else stereo.mean(axis=1)
+    expected = soxr.resample(mono, 48000, 22050, quality="HQ") * 256
+    got = extractor(audio_dataset[2]["audio"], return_tensors="np")["input_values"][0]
+    assert got.shape == expected.shape
+    # soundfile and FFmpeg decode 16-bit PCM WAV to the same floats; the mean may round differently (float32).
+    np.testing.assert_allclose(got, expected, rtol=0, atol=256 * 1e-6)
+
+
+def test_dict_value_at_any_rate_is_resampled(extractor, audio_dir):
+    import soxr
+
+    stereo, rate = soundfile.read(audio_dir / "short_stereo_48k.wav", dtype="float32", always_2d=True)
+    first = np.ascontiguousarray(stereo[:, 0])
+    got = extractor({"array": first, "sampling_rate": rate, "path": None}, return_tensors="np")["input_values"][0]
+    expected = extractor(soxr.resample(first, rate, 22050, quality="HQ"), sampling_rate=22050, return_tensors="np")
+    np.testing.assert_array_equal(got, expected["input_values"][0])
+    # A (channels, samples) array in the dict follows channel_mode like any multi-channel clip.
+    two = extractor({"array": np.ascontiguousarray(stereo.T), "sampling_rate": rate}, return_tensors="np")
+    np.testing.assert_array_equal(two["input_values"][0], got)
+
+
+def test_dict_without_rate_is_a_clear_error(extractor):
+    with pytest.raises(ValueError, match="sampling_rate"):
+        extractor({"array": long_clip()})
+
+
+def test_dataset_map_batched_equals_per_clip(extractor, audio_dataset, audio_dir):
+    """`ds.map(extractor, batched=True)`: the padded batch of every file, each equal to its own extraction."""
+    mapped = audio_dataset.map(
+        lambda batch: extractor(batch["audio"]), batched=True, batch_size=3, remove_columns=["audio"]
+    )
+    assert mapped.column_names == ["input_values", "attention_mask"]
+    # The extractor itself as the function, fed the column.
+    direct = audio_dataset.map(extractor, batched=True, batch_size=3, input_columns="audio", remove_columns=["audio"])
+    assert direct["input_values"] == mapped["input_values"]
+    for i, name in enumerate(["railroad.wav", "forest_track.mp3", "short_stereo_48k.wav"]):
+        single = extractor(
+            load_audio(audio_dir / name, channel_mode="first")[0], sampling_rate=22050, return_tensors="np"
+        )["input_values"][0]
+        row = np.asarray(mapped[i]["input_values"], dtype=np.float32)
+        mask = np.asarray(mapped[i]["attention_mask"])
+        assert mask.sum() == single.shape[0]
+        np.testing.assert_array_equal(row[: single.shape[0]], single)
+        assert np.all(row[single.shape[0] :] == 0)

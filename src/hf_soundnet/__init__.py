@@ -38,6 +38,24 @@ for _auto_name, _class_name in SoundNetPreTrainedModel._remote_code_auto_map.ite
     getattr(transformers, _auto_name).register(SoundNetConfig, _model_class, exist_ok=True)
     _model_class.register_for_auto_class(_auto_name)
 
+
+def _register_pipeline() -> None:
+    """Makes `SoundNetAudioClassificationPipeline` the `"audio-classification"` implementation, keeping upstream's
+    default model, so `pipeline("audio-classification", model=<SoundNet checkpoint>)` returns it; it behaves exactly
+    as `AudioClassificationPipeline` for every other model. The registry's entry is replaced rather than passed to
+    `register_pipeline`, which would also mark the class as a custom pipeline, so that `save_pretrained` of any
+    audio-classification pipeline (a Wav2Vec2 one too) would write `custom_pipelines` into the model's config and
+    make it load only with `trust_remote_code=True`."""
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    task = PIPELINE_REGISTRY.supported_tasks["audio-classification"]
+    if task["impl"] is SoundNetAudioClassificationPipeline:
+        return
+    PIPELINE_REGISTRY.supported_tasks["audio-classification"] = {**task, "impl": SoundNetAudioClassificationPipeline}
+
+
+_register_pipeline()
+
 __all__ = [
     "SOUNDNET_VARIANTS",
     "AudioLoadError",

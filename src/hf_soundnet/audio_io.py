@@ -17,11 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SoundNetError
-from .feature_extraction_soundnet import check_channel_mode, downmix
-
-
-# soxr's quality preset for every resampling in the package (its default; librosa's `res_type="soxr_hq"`).
-RESAMPLE_QUALITY = "HQ"
+from .feature_extraction_soundnet import RESAMPLE_QUALITY, check_channel_mode, downmix, resample
 
 
 class AudioLoadError(SoundNetError, ValueError):
@@ -32,25 +28,6 @@ def _decoder(source):
     from torchcodec.decoders import AudioDecoder
 
     return AudioDecoder(source)
-
-
-def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """
-    Resamples with soxr (`RESAMPLE_QUALITY`).
-
-    Args:
-        audio: `np.ndarray` float32 of shape `(num_samples,)` or `(num_channels, num_samples)`.
-
-    Returns:
-        float32 of the same layout, `round(num_samples * to_rate / from_rate)` samples long.
-    """
-    import soxr
-
-    if from_rate == to_rate:
-        return audio
-    if audio.ndim == 1:
-        return soxr.resample(audio, from_rate, to_rate, quality=RESAMPLE_QUALITY)
-    return np.ascontiguousarray(soxr.resample(audio.T, from_rate, to_rate, quality=RESAMPLE_QUALITY).T)
 
 
 def preload_decoder() -> None:

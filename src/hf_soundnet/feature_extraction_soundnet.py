@@ -1,6 +1,7 @@
 """Feature extractor for SoundNet: raw audio -> `input_values` at 22,050 Hz scaled to [-256, 256]."""
 
 import math
+import sys
 
 import numpy as np
 from transformers import BatchFeature, SequenceFeatureExtractor
@@ -15,6 +16,21 @@ _PCM_FULL_SCALE = {np.dtype(np.int8): 128.0, np.dtype(np.int16): 32768.0, np.dty
 
 CHANNEL_MODES = ("first", "mean")
 
+# soxr's quality preset for every resampling in the package (its default; librosa's `res_type="soxr_hq"`). Defined
+# here, not in `audio_io`, so that the feature extractor's code (copied into saved checkpoints for
+# `trust_remote_code=True`) imports no other module of the package.
+RESAMPLE_QUALITY = "HQ"
+
+# A 2-D array of shape (num_samples, num_channels) with at most this many channels and more rows than columns is read
+# as one channels-last clip (soundfile's and scipy's layout), not as a batch of `num_samples` clips of a few samples.
+MAX_CHANNELS_LAST = 8
+
+# Peak amplitudes of a float waveform: above `AMPLITUDE_WARN` a warning (decoders and resamplers overshoot full scale
+# by a little, never by this much); above `AMPLITUDE_LIMIT` an error, since such values are integer-scale samples
+# stored as floats (int16 -> up to 32,768) or already-scaled `input_values`, and the answer would be silently wrong.
+AMPLITUDE_WARN = 1.25
+AMPLITUDE_LIMIT = 4.0
+
 # SoundNet-8's conv8 receptive field `[hop, size, offset]` in samples, and conv6's `-offset`: the defaults of
 # `head_field` / `max_head_padding` (tests derive both from `receptive_fields(SoundNetConfig())`).
 SOUNDNET8_HEAD_FIELD = (65536, 320542, -55584)
@@ -25,6 +41,25 @@ def check_channel_mode(channel_mode: str) -> None:
     """Raises `ValueError` unless `channel_mode` is one of `CHANNEL_MODES` (the one check behind every option)."""
     if channel_mode not in CHANNEL_MODES:
         raise ValueError(f"`channel_mode` must be one of {CHANNEL_MODES}, got {channel_mode!r}.")
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """
+    Resamples with soxr (`RESAMPLE_QUALITY`); see `hf_soundnet.audio_io` for why soxr.
+
+    Args:
+        audio: `np.ndarray` float32 of shape `(num_samples,)` or `(num_channels, num_samples)`.
+
+    Returns:
+        float32 of the same layout, `round(num_samples * to_rate / from_rate)` samples long.
+    """
+    import soxr
+
+    if from_rate == to_rate:
+        return audio
+    if audio.ndim == 1:
+        return soxr.resample(audio, from_rate, to_rate, quality=RESAMPLE_QUALITY)
+    return np.ascontiguousarray(soxr.resample(audio.T, from_rate, to_rate, quality=RESAMPLE_QUALITY).T)
 
 
 def downmix(audio: np.ndarray, channel_mode: str) -> np.ndarray:
@@ -41,10 +76,15 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
     and continued cyclically where the last conv8 step would otherwise read the zero padding of its input block
     (see [`~SoundNetFeatureExtractor.repeat_short`]).
 
-    Inputs may be a 1-D array (one clip), a list of them (a batch), or, per clip, a 2-D array of shape
-    `(num_channels, num_samples)`, reduced to mono by `channel_mode`. Following transformers' convention, a single
-    2-D array is a batch of mono clips, not a multi-channel clip: wrap a multi-channel clip in a list. Integer PCM
-    (`int8`, `uint8`, `int16`, `int32`) is scaled to [-1, 1] by its full scale first.
+    Inputs may be one clip or a list of clips (a batch). A clip is a 1-D array; a 2-D array of shape
+    `(num_channels, num_samples)`, reduced to mono by `channel_mode`; a `datasets` Audio value, that is a decoded
+    `torchcodec` `AudioDecoder` (what `ds[i]["audio"]` returns) or a `{"array", "sampling_rate"}` dict, at any rate
+    (resampled with soxr, multi-channel reduced by `channel_mode`). Following transformers' convention, a single 2-D
+    array is a batch of mono clips, except a channels-last clip `(num_samples, num_channels)` with at most
+    `MAX_CHANNELS_LAST` channels (what `soundfile.read` returns), which is transposed with a warning; wrap a
+    `(num_channels, num_samples)` clip in a list. Integer PCM (`int8`, `uint8`, `int16`, `int32`) is scaled to
+    [-1, 1] by its full scale first; a float clip whose peak exceeds `AMPLITUDE_LIMIT` (integer-scale samples stored
+    as floats) is refused, and one above `AMPLITUDE_WARN` warned about.
 
     Args:
         feature_size (`int`, *optional*, defaults to 1): Channels of `input_values` (mono).
@@ -114,13 +154,18 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
 
     def to_mono_float(self, waveform, source: str = "input") -> np.ndarray:
         """
-        One clip as a finite float32 waveform in [-1, 1] of shape `(num_samples,)`, before scaling.
+        One clip as a finite float32 waveform in [-1, 1] of shape `(num_samples,)` at `self.sampling_rate`, before
+        scaling.
 
         Args:
-            waveform: array-like of shape `(num_samples,)` or `(num_channels, num_samples)`, float or integer PCM.
+            waveform: array-like of shape `(num_samples,)`, `(num_channels, num_samples)` or channels-last
+                `(num_samples, num_channels)` (at most `MAX_CHANNELS_LAST` channels), float or integer PCM, at
+                `self.sampling_rate`; or a `datasets` Audio value at any rate: a torchcodec `AudioDecoder` or a
+                `{"array", "sampling_rate"}` dict (`"raw"` is accepted for `"array"`, as transformers' pipelines do).
             source: what to call the clip in error messages (a file name, say).
         """
-        array = waveform.detach().cpu().numpy() if hasattr(waveform, "detach") else np.asarray(waveform)
+        array, rate = self._array_and_rate(waveform, source)
+        is_float = np.issubdtype(array.dtype, np.floating)
         if array.dtype in _PCM_FULL_SCALE:
             array = array.astype(np.float32) / _PCM_FULL_SCALE[array.dtype]
         elif array.dtype == np.uint8:
@@ -129,10 +174,17 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
             raise TypeError(f"{source}: unsupported audio dtype {array.dtype}; pass float or integer PCM samples.")
         if array.ndim == 2:
             if array.shape[0] > array.shape[1]:
-                raise ValueError(
-                    f"{source}: a multi-channel clip must be (num_channels, num_samples), got shape {array.shape}; "
-                    "transpose it."
+                if array.shape[1] > MAX_CHANNELS_LAST:
+                    raise ValueError(
+                        f"{source}: a multi-channel clip must be (num_channels, num_samples), got shape "
+                        f"{array.shape}; transpose it."
+                    )
+                logger.warning(
+                    f"{source}: read the array of shape {array.shape} as one channels-last clip (num_samples, "
+                    f"num_channels), as soundfile returns it, and reduced it by channel_mode={self.channel_mode!r}; "
+                    "pass `waveform.T` (num_channels, num_samples) to silence this."
                 )
+                array = array.T
             array = downmix(array, self.channel_mode)
         elif array.ndim != 1:
             raise ValueError(f"{source}: expected a 1-D or (channels, samples) waveform, got shape {array.shape}.")
@@ -141,7 +193,51 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
         if not np.isfinite(array).all():
             bad = int((~np.isfinite(array)).sum())
             raise ValueError(f"{source}: the waveform contains {bad} NaN or Inf samples; clean or re-decode it.")
-        return array.astype(np.float32, copy=False)
+        if is_float:
+            self._check_amplitude(array, source)
+        array = array.astype(np.float32, copy=False)
+        if rate is not None and rate != self.sampling_rate:
+            array = resample(np.ascontiguousarray(array), int(rate), self.sampling_rate)
+        return array
+
+    @staticmethod
+    def _array_and_rate(waveform, source: str) -> tuple[np.ndarray, int | None]:
+        """The samples of one clip as numpy and their rate when the input carries one (decoders and dicts)."""
+        if is_audio_decoder(waveform):
+            path = getattr(waveform.metadata, "path", None)  # set by `datasets` for its Audio values
+            try:
+                samples = waveform.get_all_samples()
+            except Exception as err:  # torchcodec raises RuntimeError/ValueError with FFmpeg's words
+                where = f"{source} ({path})" if path else source
+                raise ValueError(f"{where}: cannot decode the AudioDecoder's audio ({err}).") from err
+            return samples.data.numpy(), samples.sample_rate
+        rate = None
+        if isinstance(waveform, dict):
+            if "sampling_rate" not in waveform or not ("array" in waveform or "raw" in waveform):
+                raise ValueError(
+                    f'{source}: a dict clip needs an "array" (or "raw") and a "sampling_rate" key, as a '
+                    f"`datasets` Audio value has; got keys {sorted(waveform)}."
+                )
+            rate = waveform["sampling_rate"]
+            waveform = waveform["array"] if "array" in waveform else waveform["raw"]
+        array = waveform.detach().cpu().numpy() if hasattr(waveform, "detach") else np.asarray(waveform)
+        return array, rate
+
+    @staticmethod
+    def _check_amplitude(array: np.ndarray, source: str) -> None:
+        """Refuses float samples far outside [-1, 1] (`AMPLITUDE_LIMIT`), warns about some (`AMPLITUDE_WARN`)."""
+        peak = float(np.abs(array).max())
+        if peak > AMPLITUDE_LIMIT:
+            raise ValueError(
+                f"{source}: float samples must lie in [-1, 1], but the peak is {peak:.6g}. Integer-scale samples "
+                "stored as floats? Divide by the integer full scale (32768 for int16) or pass the integer array "
+                "itself, which is scaled for you."
+            )
+        if peak > AMPLITUDE_WARN:
+            logger.warning(
+                f"{source}: float samples should lie in [-1, 1], but the peak is {peak:.3g}; the answer may be "
+                "distorted. Normalise the waveform."
+            )
 
     def covered_num_samples(self, num_samples: int) -> int:
         """
@@ -189,14 +285,19 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
     ) -> BatchFeature:
         """
         Args:
-            raw_audio (`np.ndarray`, `torch.Tensor`, `list[float]` or a list of those): one clip or a batch.
-            sampling_rate (`int`, *optional*): Rate of `raw_audio`; must equal `self.sampling_rate`.
+            raw_audio (`np.ndarray`, `torch.Tensor`, `list[float]`, `AudioDecoder`, `dict`, or a list of those):
+                one clip or a batch (see the class docstring); a list of `datasets` Audio values, as
+                `ds.map(lambda batch: extractor(batch["audio"]), batched=True)` passes, is a batch.
+            sampling_rate (`int`, *optional*): Rate of array clips; must equal `self.sampling_rate`. Decoders and
+                dicts carry their own rate and are resampled.
 
         Returns:
             [`BatchFeature`] with `input_values` of shape `(batch_size, num_samples)` (float32) and, when asked or
             configured, `attention_mask` of the same shape.
         """
-        if sampling_rate is not None:
+        clips = self._split_batch(raw_audio)
+        carries_rate = all(is_audio_decoder(clip) or isinstance(clip, dict) for clip in clips)
+        if sampling_rate is not None and not carries_rate:
             if sampling_rate != self.sampling_rate:
                 raise ValueError(
                     f"The audio is sampled at {sampling_rate} Hz but SoundNet expects {self.sampling_rate} Hz. "
@@ -204,16 +305,12 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
                     f"{self.sampling_rate})`, or decode with `torchcodec.decoders.AudioDecoder(path, "
                     f"sample_rate={self.sampling_rate})`."
                 )
-        else:
+        elif not carries_rate:
             logger.warning(
                 f"No `sampling_rate` was passed to {self.__class__.__name__}; assuming {self.sampling_rate} Hz. "
                 "Pass `sampling_rate` to catch silent errors."
             )
 
-        is_batched = (
-            isinstance(raw_audio, (list, tuple)) and len(raw_audio) > 0 and not np.isscalar(raw_audio[0])
-        ) or (hasattr(raw_audio, "ndim") and raw_audio.ndim == 2)
-        clips = list(raw_audio) if is_batched else [raw_audio]
         values = [
             self.repeat_short(self.to_mono_float(clip, source=f"clip {i}")) * np.float32(self.input_scale)
             for i, clip in enumerate(clips)
@@ -236,5 +333,35 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
             padded = padded.convert_to_tensors(return_tensors)
         return padded
 
+    @staticmethod
+    def _split_batch(raw_audio) -> list:
+        """The clips of `raw_audio`: a list or tuple of clips, a 2-D array of mono clips (transformers' convention)
+        unless it is one channels-last clip, or a single clip."""
+        if isinstance(raw_audio, (list, tuple)):
+            return list(raw_audio) if len(raw_audio) > 0 and not np.isscalar(raw_audio[0]) else [raw_audio]
+        if getattr(raw_audio, "ndim", None) == 2:
+            rows, columns = raw_audio.shape
+            if columns <= MAX_CHANNELS_LAST and rows > columns:
+                return [raw_audio]  # one channels-last clip; `to_mono_float` transposes it with a warning
+            return list(raw_audio)
+        return [raw_audio]
 
-__all__ = ["CHANNEL_MODES", "SoundNetFeatureExtractor", "check_channel_mode", "downmix"]
+
+def is_audio_decoder(value) -> bool:
+    """Whether `value` is a torchcodec `AudioDecoder` (also `datasets`' subclass), without importing torchcodec."""
+    torchcodec = sys.modules.get("torchcodec.decoders")
+    return torchcodec is not None and isinstance(value, torchcodec.AudioDecoder)
+
+
+__all__ = [
+    "AMPLITUDE_LIMIT",
+    "AMPLITUDE_WARN",
+    "CHANNEL_MODES",
+    "MAX_CHANNELS_LAST",
+    "RESAMPLE_QUALITY",
+    "SoundNetFeatureExtractor",
+    "check_channel_mode",
+    "downmix",
+    "is_audio_decoder",
+    "resample",
+]

@@ -9,6 +9,9 @@ extractor does, unless --no-repeat). Frame `t` starts at `t * hop_samples / samp
 Layers: conv1..conv7 and the pooled names pool1, pool2, pool5 (SoundNet-8), and conv8: the released heads' object
 then scene logits (1000 + 401 channels; --head-output probabilities for each head's softmax).
 Formats: npy (np.load), safetensors (tensor "features"), parquet (one row per frame: frame, time_s, features).
+parquet-dataset writes one dataset instead of a file per input: Parquet shards OUT/data/train-NNNNN.parquet, one row
+per frame with `path` (relative to the inputs' common folder, never absolute), `frame`, `time_s` and `features`,
+loadable with `datasets.load_dataset("parquet", data_dir=OUT)` and publishable with its `.push_to_hub`.
 
 Long files (over --stream-longer-than seconds, default 600) are streamed: decoded progressively and run in chunks
 with exact context (`hf_soundnet.streaming`), so hours of audio take bounded memory and give the same frames as a
@@ -43,7 +46,7 @@ from .common import (
     collect_inputs,
     load_model,
 )
-from .feature_writers import WRITERS, write_features
+from .feature_writers import DATASET_FORMAT, WRITERS, ParquetDatasetWriter, write_features
 from .options import add_option
 
 
@@ -55,7 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
     add_option(parser, "layer", required=True, help="conv1..conv7, pool1/pool2/pool5, or conv8 (the heads).")
     add_option(parser, "output_dir", type=Path, required=True, deprecated=["--output"], help="Output folder.")
-    add_option(parser, "format", choices=sorted(WRITERS), default="npy", help="File format (default: %(default)s).")
+    add_option(
+        parser,
+        "format",
+        choices=[*sorted(WRITERS), DATASET_FORMAT],
+        default="npy",
+        help=f"File format, or {DATASET_FORMAT} for one dataset of Parquet shards (default: %(default)s).",
+    )
     add_option(
         parser, "head_output", choices=HEAD_OUTPUTS, default="logits", help="conv8 only (default: %(default)s)."
     )
@@ -89,15 +98,10 @@ def check_settings(output: Path, settings: dict) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_common_arguments(args)
-    if args.format == "parquet" and importlib.util.find_spec("pyarrow") is None:
-        raise UsageError("--format parquet needs pyarrow: pip install 'hf-soundnet[train]' (or pyarrow).")
+    if args.format in ("parquet", DATASET_FORMAT) and importlib.util.find_spec("pyarrow") is None:
+        raise UsageError(f"--format {args.format} needs pyarrow: pip install 'hf-soundnet[train]' (or pyarrow).")
     inputs = collect_inputs(args.paths)
-    writer = WRITERS[args.format]
-    targets = {
-        str(item.path): args.output_dir / item.relative.with_name(item.relative.name + writer.suffix)
-        for item in inputs
-    }
-    pending = [item for item in inputs if not targets[str(item.path)].exists()]
+    relative = {str(item.path): item.relative for item in inputs}
 
     model, extractor = load_model(args)
     if args.no_repeat:
@@ -120,6 +124,32 @@ def run(args: argparse.Namespace) -> int:
         "repeat_to_seconds": extractor.repeat_to_seconds,
     }
     check_settings(args.output_dir, settings)
+    if args.format == DATASET_FORMAT:
+        dataset_writer = ParquetDatasetWriter(args.output_dir, settings)
+        done = dataset_writer.done_paths()
+        pending = [item for item in inputs if item.relative.as_posix() not in done]
+
+        def save(path: str, array: np.ndarray, metadata: dict) -> None:
+            dataset_writer.add(relative[path], array)
+
+    else:
+        writer = WRITERS[args.format]
+        targets = {path: args.output_dir / rel.with_name(rel.name + writer.suffix) for path, rel in relative.items()}
+        pending = [item for item in inputs if not targets[str(item.path)].exists()]
+
+        def save(path: str, array: np.ndarray, metadata: dict) -> None:
+            write_features(writer, targets[path], array, metadata)
+
+    try:
+        return extract_pending(args, model, extractor, spec, settings, inputs, pending, save)
+    finally:
+        if args.format == DATASET_FORMAT:
+            dataset_writer.close()
+
+
+def extract_pending(args, model, extractor, spec: LayerSpec, settings: dict, inputs, pending, save) -> int:
+    """Extracts the `pending` inputs, handing each file's `(channels, frames)` array to `save(path, array,
+    metadata)`; the exit status."""
     if len(pending) < len(inputs) and not args.quiet:
         print(f"soundnet extract: {len(inputs) - len(pending)} files already extracted; skipped.", file=sys.stderr)
     errors_path = args.output_dir / ERRORS_FILE
@@ -144,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             duration = durations[str(item.path)]
             metadata = {**settings, "source": str(item.path), "duration_s": duration, "streamed": True}
-            write_features(writer, targets[str(item.path)], array, metadata)
+            save(str(item.path), array, metadata)
         if not pending:
             return report(failures, len(long_files), errors_path)
         torch.set_num_threads(args.threads)
@@ -169,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
                 features = clip_layer_features(model, batch, output, spec, head_output=args.head_output)
                 for item, array in zip(batch.items, features):
                     metadata = {**settings, "source": item.name, "duration_s": item.duration_s}
-                    write_features(writer, targets[item.name], array, metadata)
+                    save(item.name, array, metadata)
             bar.update(len(batch.items) + len(batch.failures))
     return report(failures, len(pending) + len(long_files), errors_path)
 

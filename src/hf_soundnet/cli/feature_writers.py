@@ -1,6 +1,7 @@
-"""Writers of one feature array `(channels, frames)` per input file: npy, safetensors or parquet.
+"""Writers of one feature array `(channels, frames)` per input file (npy, safetensors or parquet), and of one
+dataset of Parquet shards for all of them (`ParquetDatasetWriter`, `--format parquet-dataset`).
 
-Each writes to a temporary name and renames, so an interrupted run never leaves a partial file that resuming would
+Each per-file writer writes to a temporary name and renames, so an interrupted run never leaves a partial file that resuming would
 take as done. The metadata (layer, hop, rate, source) goes inside the file where the format has room for it
 (safetensors header, parquet schema) and in `extraction.json` beside the outputs for all formats.
 """
@@ -77,4 +78,102 @@ def write_features(writer: FeatureWriter, path: Path, features: np.ndarray, meta
         temporary.unlink(missing_ok=True)
 
 
-__all__ = ["WRITERS", "FeatureWriter", "read_parquet_features", "write_features"]
+# `--format parquet-dataset`: shards in this folder of the output, loadable by `load_dataset("parquet", data_dir=OUT)`.
+DATASET_FOLDER = "data"
+DATASET_FORMAT = "parquet-dataset"
+
+
+class ParquetDatasetWriter:
+    """
+    One dataset for all inputs (a `train` split: the shard names follow datasets' split-in-file-name convention, so
+    `load_dataset` reads them and not `extraction.json` or `errors.jsonl` beside them): Parquet shards `OUT/data/train-NNNNN.parquet`, one row per frame with the columns
+    `path` (the input's path relative to the inputs' common folder, POSIX separators, never absolute), `frame`,
+    `time_s` (frame start in seconds) and `features` (the frame's channels, a fixed-size float32 list), the settings
+    in each shard's schema metadata (`soundnet`). `datasets.load_dataset("parquet", data_dir=OUT)` loads it (and
+    `.push_to_hub(...)` publishes it).
+
+    A shard holds whole files and is written atomically when `rows_per_shard` rows have accumulated (and at
+    `close`), so an interrupted run loses at most the files of the shard in flight; `done_paths` lists the files
+    already in shards, which a resumed run skips.
+    """
+
+    def __init__(self, output: Path, metadata: dict, rows_per_shard: int = 100_000):
+        self.folder = output / DATASET_FOLDER
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for stale in self.folder.glob(".*.partial"):  # left by a run killed while writing
+            stale.unlink()
+        self.metadata = metadata
+        self.rows_per_shard = rows_per_shard
+        self.pending: list[tuple[str, np.ndarray]] = []
+        self.pending_rows = 0
+
+    def shards(self) -> list[Path]:
+        return sorted(self.folder.glob("train-*.parquet"))
+
+    def done_paths(self) -> set[str]:
+        """Relative paths of the files already written to shards."""
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        done = set()
+        for shard in self.shards():
+            done.update(pc.unique(pq.read_table(str(shard), columns=["path"]).column("path")).to_pylist())
+        return done
+
+    def add(self, relative: Path, features: np.ndarray) -> None:
+        """Queues the features `(channels, frames)` of the input at `relative`; writes a shard when enough rows."""
+        if relative.is_absolute():
+            raise ValueError(f"{relative}: dataset paths are relative to the inputs' common folder.")
+        self.pending.append((relative.as_posix(), np.ascontiguousarray(features, dtype=np.float32)))
+        self.pending_rows += features.shape[1]
+        if self.pending_rows >= self.rows_per_shard:
+            self.flush()
+
+    def flush(self) -> None:
+        """Writes the queued files as the next shard (temporary name, then rename)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not self.pending:
+            return
+        hop = float(self.metadata["hop_seconds"])
+        channels = self.pending[0][1].shape[0]
+        paths, frames, flat = [], [], []
+        for relative, features in self.pending:
+            count = features.shape[1]
+            paths += [relative] * count
+            frames.append(np.arange(count, dtype=np.int64))
+            flat.append(features.T.reshape(-1))
+        frame = np.concatenate(frames)
+        table = pa.table(
+            {
+                "path": pa.array(paths, type=pa.string()),
+                "frame": pa.array(frame),
+                "time_s": pa.array(frame * hop, type=pa.float64()),
+                "features": pa.FixedSizeListArray.from_arrays(pa.array(np.concatenate(flat)), channels),
+            }
+        ).replace_schema_metadata({"soundnet": json.dumps(self.metadata)})
+        shards = self.shards()
+        index = int(shards[-1].stem.split("-")[1]) + 1 if shards else 0
+        path = self.folder / f"train-{index:05d}.parquet"
+        temporary = path.with_name(f".{path.name}.partial")
+        try:
+            pq.write_table(table, str(temporary))
+            temporary.replace(path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        self.pending, self.pending_rows = [], 0
+
+    def close(self) -> None:
+        self.flush()
+
+
+__all__ = [
+    "DATASET_FOLDER",
+    "DATASET_FORMAT",
+    "WRITERS",
+    "FeatureWriter",
+    "ParquetDatasetWriter",
+    "read_parquet_features",
+    "write_features",
+]
