@@ -196,16 +196,20 @@ def test_setting_num_labels_later_switches_consistently(released_style_config):
 @pytest.mark.parametrize(
     "field, value", [("num_scene_classes", 4), ("num_object_classes", 1)], ids=["scenes", "objects"]
 )
-def test_breaking_a_pretrained_heads_config_later_is_refused(released_style_config, field, value):
+def test_new_head_sizes_later_re_derive_the_labels(released_style_config, field, value):
     config = SoundNetConfig.from_pretrained(released_style_config)
-    with pytest.raises(ValueError, match="classifier_type='linear'"):
+    with CaptureLogger(hf_soundnet.configuration_soundnet.logger) as captured:
         setattr(config, field, value)
-    assert getattr(config, field) == TINY[field]  # not applied
+    assert config.classifier_type == "pretrained_heads"
+    assert config.num_labels == config.num_object_classes + config.num_scene_classes
+    assert "replaced by" in captured.out
     config.validate()
 
 
-def test_linear_config_cannot_become_pretrained_heads_with_other_labels():
+def test_linear_config_turned_into_pretrained_heads_gets_the_heads_labels():
     config = SoundNetConfig(**TINY, num_labels=3)
-    with pytest.raises(ValueError, match="num_labels=3"):
-        config.classifier_type = "pretrained_heads"
-    assert config.classifier_type == "linear"
+    config.classifier_type = "pretrained_heads"
+    assert config.num_labels == 8
+    config.num_labels = 8  # the order used by callers that set both: a no-op now
+    assert config.classifier_type == "pretrained_heads"
+    config.validate()

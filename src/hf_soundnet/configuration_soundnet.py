@@ -77,7 +77,7 @@ class SoundNetConfig(PreTrainedConfig):
             (`from_pretrained(..., num_labels=N)` or `id2label=...`, or `config.num_labels = N` afterwards) is a
             request for a new classifier: the config switches to `"linear"`, resets `problem_type` and logs it.
             Building a `"pretrained_heads"` config with other than `num_object_classes + num_scene_classes` labels
-            raises.
+            raises; setting `classifier_type="pretrained_heads"` on a built config re-derives its labels (logged).
         classifier_layer (`str`, *optional*):
             Name of the block whose output feeds the `"linear"` classifier (`conv1`..`convN`, or `pool{i}`); the
             last block (conv7 of SoundNet-8) when unset.
@@ -153,16 +153,17 @@ class SoundNetConfig(PreTrainedConfig):
 
     def __setattr__(self, key: str, value: Any) -> None:
         """
-        Keeps `classifier_type` and the labels consistent after construction: new labels on a `"pretrained_heads"`
-        config (`config.num_labels = 10`, `config.id2label = {...}`) switch it to a `"linear"` classifier (logged,
-        `problem_type` reset), as `from_pretrained(..., num_labels=10)` does; any other change that leaves a
-        `"pretrained_heads"` config with the wrong number of labels is refused and not applied.
+        Keeps `classifier_type` and the labels consistent after construction, each change logged:
+
+        - new labels on a `"pretrained_heads"` config (`config.num_labels = 10`, `config.id2label = {...}`) switch it
+          to a `"linear"` classifier with `problem_type` reset, as `from_pretrained(..., num_labels=10)` does;
+        - `config.classifier_type = "pretrained_heads"`, or new head sizes on such a config, re-derive the labels
+          (`num_object_classes + num_scene_classes` of them, named `LABEL_i`) when their count no longer matches.
         """
         # `_post_init_done` (set by `PreTrainedConfig.__post_init__`, never saved): construction is over.
         if key not in _LABEL_FIELDS or not self.__dict__.get("_post_init_done", False):
             super().__setattr__(key, value)
             return
-        previous = getattr(self, key)
         super().__setattr__(key, value)
         if self.classifier_type != "pretrained_heads" or self.num_labels == self.num_pretrained_labels:
             return
@@ -175,12 +176,11 @@ class SoundNetConfig(PreTrainedConfig):
                 "'linear', problem_type reset)."
             )
             return
-        super().__setattr__(key, previous)
-        raise ValueError(
-            f"Setting `{key}={value!r}` would leave a `classifier_type='pretrained_heads'` config (which predicts "
-            f"{self.num_object_classes} + {self.num_scene_classes} labels) with num_labels={self.num_labels}; "
-            "set `classifier_type='linear'` to fine-tune a new classifier."
+        logger.warning(
+            f"`{key}={value!r}`: the conv8 heads predict {self.num_pretrained_labels} labels, so the config's "
+            f"{self.num_labels} labels are replaced by {self.num_pretrained_labels} unnamed ones (LABEL_i)."
         )
+        self.num_labels = self.num_pretrained_labels
 
     @classmethod
     def from_variant(cls, name: str, **kwargs) -> "SoundNetConfig":

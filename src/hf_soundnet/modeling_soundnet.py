@@ -92,6 +92,28 @@ class SoundNetAudioClassifierOutput(ModelOutput):
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
+class SoundNetMaxPool(nn.Module):
+    """
+    Max pooling over time with kernel = stride = `kernel_size` (floor mode), as `nn.MaxPool1d(k, stride=k)`.
+
+    Computed by `max_pool2d` over a `(batch, channels, 1, frames)` view: `max_pool1d` reads its input sizes as plain
+    integers in C++ and so fixes the length when `torch.export` / `torch.compile` trace it; `max_pool2d` keeps it
+    symbolic. The result is the same maximum.
+    """
+
+    def __init__(self, kernel_size: int):
+        super().__init__()
+        self.kernel_size = kernel_size
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """`(batch, channels, frames)` -> `(batch, channels, frames // kernel_size)`."""
+        pooled = F.max_pool2d(hidden_states.unsqueeze(2), (1, self.kernel_size), (1, self.kernel_size))
+        return pooled.squeeze(2)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}"
+
+
 class SoundNetConvBlock(nn.Module):
     """One row of the layer table: Conv1d -> BatchNorm1d -> ReLU [-> MaxPool1d]."""
 
@@ -108,7 +130,7 @@ class SoundNetConvBlock(nn.Module):
         self.norm = nn.BatchNorm1d(config.conv_channels[layer_id], eps=config.batch_norm_eps)
         self.act = nn.ReLU()
         pool = config.pool_kernel_sizes[layer_id]
-        self.pool = nn.MaxPool1d(pool, stride=pool) if pool > 1 else nn.Identity()
+        self.pool = SoundNetMaxPool(pool) if pool > 1 else nn.Identity()
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """`hidden_states` of shape `(batch, in_channels, frames)` -> `(batch, out_channels, out_frames)`."""
