@@ -58,8 +58,9 @@ class SoundNetForPreTrainingOutput(ModelOutput):
             Unscaled mean KL of the object head.
         scene_loss (`torch.FloatTensor` of shape `()`, *optional*):
             Unscaled mean KL of the scene head.
-        step_mask (`torch.BoolTensor` of shape `(batch_size, num_steps)`, *optional*):
-            Valid steps of each clip, returned with an `attention_mask`.
+        step_mask (`torch.LongTensor` of shape `(batch_size, num_steps)`, *optional*):
+            1 for the valid steps of each clip, 0 for padding (numeric like `attention_mask`), returned with an
+            `attention_mask`.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             As in [`SoundNetModelOutput`].
     """
@@ -69,7 +70,7 @@ class SoundNetForPreTrainingOutput(ModelOutput):
     scene_logits: torch.FloatTensor | None = None
     object_loss: torch.FloatTensor | None = None
     scene_loss: torch.FloatTensor | None = None
-    step_mask: torch.BoolTensor | None = None
+    step_mask: torch.LongTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
@@ -406,7 +407,8 @@ class SoundNetForPreTraining(SoundNetPreTrainedModel):
         )
         step_mask = None
         if step_lengths is not None:
-            step_mask = torch.arange(object_logits.shape[1], device=object_logits.device)[None] < step_lengths[:, None]
+            steps = torch.arange(object_logits.shape[1], device=object_logits.device)
+            step_mask = (steps[None] < step_lengths[:, None]).long()
 
         loss = object_loss = scene_loss = None
         head_losses = []
