@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { echo "Installing python3-venv (Debian package)"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q python3-venv; }
 	@[ -x $(VENV)/bin/pip ] || $(PYTHON) -m venv --clear $(VENV)
-	$(PY) -m pip install -q -c requirements/constraints.txt -e ".[train,dev]"
+	$(PY) -m pip install -q -c requirements/constraints.txt -e ".[train,dev,export]"
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -35,10 +35,15 @@ $(CHECKPOINT)/config.json: $(STAMP) $(CONVERSION_INPUTS)
 demo: $(CHECKPOINT)/config.json
 	HF_HUB_OFFLINE=1 $(PY) examples/demo.py $(SHARED)/audio/railroad.wav $(SHARED)/audio/forest_track.mp3
 
+# transformers' common test mixins of the installed version, from its checksummed sdist (cached, offline once fetched).
+TRANSFORMERS_TESTS = $(PY) tests/fetch_transformers_tests.py
+
 test: $(CHECKPOINT)/config.json
+	$(TRANSFORMERS_TESTS)
 	HF_HUB_OFFLINE=1 SOUNDNET_SHARED=$(SHARED) $(PY) -m pytest -q
 
 test-fast: $(STAMP)
+	$(TRANSFORMERS_TESTS)
 	HF_HUB_OFFLINE=1 SOUNDNET_SHARED=$(SHARED) $(PY) -m pytest -q -m "not slow"
 
 lint: $(STAMP)

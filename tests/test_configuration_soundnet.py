@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 from huggingface_hub.errors import StrictDataclassClassValidationError
-from transformers import PreTrainedConfig
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.testing_utils import CaptureLogger
 
+import hf_soundnet.configuration_soundnet
 from hf_soundnet import SOUNDNET_VARIANTS, SoundNetConfig
 
 
@@ -46,6 +48,7 @@ def test_soundnet5_variant():
         ({"conv_paddings": (32, 16, 8, 4, 2, 2, -1)}, "conv_paddings"),
         ({"classifier_layer": "conv9"}, "names no layer"),
         ({"classifier_type": "pretrained_heads", "num_labels": 3}, "1401 labels"),
+        ({"classifier_type": "pretrained_heads", "id2label": {0: "a", 1: "b"}}, "1401 labels"),
         ({"head_stride": 0}, "Head kernel"),
     ],
 )
@@ -110,3 +113,103 @@ def test_round_trip(tmp_path):
     config.save_pretrained(tmp_path)
     loaded = SoundNetConfig.from_pretrained(tmp_path)
     assert loaded.to_dict() == config.to_dict()
+
+
+TINY = {
+    "conv_channels": (4, 6),
+    "conv_kernel_sizes": (8, 4),
+    "conv_strides": (2, 2),
+    "conv_paddings": (4, 2),
+    "pool_kernel_sizes": (2, 1),
+    "num_object_classes": 5,
+    "num_scene_classes": 3,
+}
+NEW_LABELS = {"id2label": {0: "dog", 1: "rain", 2: "siren"}, "label2id": {"dog": 0, "rain": 1, "siren": 2}}
+
+
+@pytest.fixture
+def released_style_config(tmp_path):
+    """A saved config like the released checkpoint's: pretrained heads, multi-label, named labels."""
+    names = [f"object: o{i}" for i in range(5)] + [f"scene: s{i}" for i in range(3)]
+    config = SoundNetConfig(
+        **TINY,
+        classifier_type="pretrained_heads",
+        problem_type="multi_label_classification",
+        id2label=dict(enumerate(names)),
+        label2id={name: i for i, name in enumerate(names)},
+    )
+    config.save_pretrained(tmp_path)
+    return tmp_path
+
+
+def test_pretrained_heads_config_derives_its_label_count():
+    assert SoundNetConfig(**TINY, classifier_type="pretrained_heads").num_labels == 8
+    assert SoundNetConfig(classifier_type="pretrained_heads").num_labels == 1401
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"num_labels": 3},
+        {"num_labels": 3, **NEW_LABELS},
+        {"num_labels": 3, "classifier_type": "linear"},
+        NEW_LABELS,
+    ],
+    ids=["num_labels", "num_labels+names", "explicit_linear", "names_only"],
+)
+def test_new_labels_on_a_pretrained_heads_checkpoint_give_a_linear_classifier(released_style_config, kwargs):
+    logger = hf_soundnet.configuration_soundnet.logger
+    with CaptureLogger(logger) as captured:
+        config = AutoConfig.from_pretrained(released_style_config, **kwargs)
+    assert isinstance(config, SoundNetConfig)
+    assert config.classifier_type == "linear"
+    assert config.problem_type is None  # the loss then infers single-label from integer labels
+    assert config.num_labels == 3
+    if "id2label" in kwargs:
+        assert config.id2label == NEW_LABELS["id2label"] and config.label2id == NEW_LABELS["label2id"]
+    assert "heads (8 labels) are dropped" in captured.out and "new linear classifier over 3 labels" in captured.out
+    config.validate()
+
+
+def test_same_labels_keep_the_pretrained_heads(released_style_config):
+    config = AutoConfig.from_pretrained(released_style_config, num_labels=8)
+    assert config.classifier_type == "pretrained_heads"
+    assert config.problem_type == "multi_label_classification"
+    assert config.id2label[7] == "scene: s2"
+
+
+def test_explicit_pretrained_heads_with_other_labels_is_refused(released_style_config):
+    with pytest.raises(ValueError, match="predicts 8 labels, not 3"):
+        AutoConfig.from_pretrained(released_style_config, num_labels=3, classifier_type="pretrained_heads")
+
+
+def test_setting_num_labels_later_switches_consistently(released_style_config):
+    """`config.num_labels = 10` asks for the same thing as `from_pretrained(..., num_labels=10)`."""
+    config = SoundNetConfig.from_pretrained(released_style_config)
+    with CaptureLogger(hf_soundnet.configuration_soundnet.logger) as captured:
+        config.num_labels = 10
+    assert (config.classifier_type, config.problem_type, config.num_labels) == ("linear", None, 10)
+    assert "new linear classifier" in captured.out
+    config.validate()
+
+
+@pytest.mark.parametrize(
+    "field, value", [("num_scene_classes", 4), ("num_object_classes", 1)], ids=["scenes", "objects"]
+)
+def test_new_head_sizes_later_re_derive_the_labels(released_style_config, field, value):
+    config = SoundNetConfig.from_pretrained(released_style_config)
+    with CaptureLogger(hf_soundnet.configuration_soundnet.logger) as captured:
+        setattr(config, field, value)
+    assert config.classifier_type == "pretrained_heads"
+    assert config.num_labels == config.num_object_classes + config.num_scene_classes
+    assert "replaced by" in captured.out
+    config.validate()
+
+
+def test_linear_config_turned_into_pretrained_heads_gets_the_heads_labels():
+    config = SoundNetConfig(**TINY, num_labels=3)
+    config.classifier_type = "pretrained_heads"
+    assert config.num_labels == 8
+    config.num_labels = 8  # the order used by callers that set both: a no-op now
+    assert config.classifier_type == "pretrained_heads"
+    config.validate()

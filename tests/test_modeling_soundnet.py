@@ -60,17 +60,60 @@ def test_too_short_input_for_heads_raises(tiny_config):
         model(torch.randn(1, 64))
 
 
-def test_tuple_and_dict_outputs_are_equal(tiny_config):
-    model = SoundNetForPreTraining(tiny_config).eval()
+def _config_with(config: SoundNetConfig, **overrides) -> SoundNetConfig:
+    """`config` with `overrides`; its labels are dropped so that a `pretrained_heads` config derives its own."""
+    base = {k: v for k, v in config.to_dict().items() if k not in ("id2label", "label2id")}
+    return SoundNetConfig(**{**base, **overrides})
+
+
+@pytest.mark.parametrize(
+    "model_class, config_overrides",
+    [
+        (SoundNetModel, {}),
+        (SoundNetForPreTraining, {}),
+        (SoundNetForAudioClassification, {"classifier_type": "linear", "num_labels": 3}),
+        (SoundNetForAudioClassification, {"classifier_type": "pretrained_heads"}),
+    ],
+    ids=["model", "pretraining", "linear", "pretrained_heads"],
+)
+@pytest.mark.parametrize("via", ["argument", "config"])
+def test_tuple_and_dict_outputs_are_equal(tiny_config, model_class, config_overrides, via):
+    """`return_dict=False` (argument or `config.return_dict`) gives `to_tuple()` of the dict output, every class."""
+    config = _config_with(tiny_config, **config_overrides)
+    torch.manual_seed(0)
+    model = model_class(config).eval()
     x = torch.randn(2, 4000)
+    mask = torch.ones(2, 4000, dtype=torch.long)
+    mask[1, 3000:] = 0
     with torch.no_grad():
-        as_dict = model(x, output_hidden_states=True)
-        as_tuple = model(x, output_hidden_states=True, return_dict=False)
+        as_dict = model(x, attention_mask=mask, output_hidden_states=True, return_dict=True)
+        if via == "config":
+            model.config.return_dict = False
+            as_tuple = model(x, attention_mask=mask, output_hidden_states=True)
+        else:
+            as_tuple = model(x, attention_mask=mask, output_hidden_states=True, return_dict=False)
     assert isinstance(as_tuple, tuple)
-    torch.testing.assert_close(as_tuple[0], as_dict.object_logits)
-    torch.testing.assert_close(as_tuple[1], as_dict.scene_logits)
-    for a, b in zip(as_tuple[2], as_dict.hidden_states):
-        torch.testing.assert_close(a, b)
+    expected = as_dict.to_tuple()
+    assert len(as_tuple) == len(expected) >= 2
+    for a, b in zip(as_tuple, expected):
+        if isinstance(b, tuple):
+            assert len(a) == len(b) == config.num_blocks
+            for x_a, x_b in zip(a, b):
+                torch.testing.assert_close(x_a, x_b, rtol=0, atol=0)
+        else:
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("classifier_type", ["linear", "pretrained_heads"])
+def test_clip_too_short_in_a_padded_batch_is_reported(tiny_config, classifier_type):
+    """A clip with no valid frame at the pooled layer raises in eager mode instead of pooling zeros."""
+    config = _config_with(tiny_config, classifier_type=classifier_type)
+    model = SoundNetForAudioClassification(config).eval()
+    x = torch.randn(2, 4000)
+    mask = torch.ones(2, 4000, dtype=torch.long)
+    mask[1, 1:] = 0  # 1 valid sample: conv1 gives 1 frame, its pool of 2 none
+    with pytest.raises(ValueError, match="no valid frame"):
+        model(x, attention_mask=mask)
 
 
 def test_eval_is_deterministic(tiny_config):

@@ -10,6 +10,13 @@ from typing import Any, ClassVar, Literal
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
+from transformers.utils import logging
+
+
+logger = logging.get_logger(__name__)
+
+# Fields whose assignment after construction is checked against `classifier_type` (see `__setattr__`).
+_LABEL_FIELDS = ("id2label", "classifier_type", "num_object_classes", "num_scene_classes")
 
 
 # A variant is data, not code: each entry overrides the defaults of `SoundNetConfig` (the 8-layer net).
@@ -66,7 +73,11 @@ class SoundNetConfig(PreTrainedConfig):
             followed by a linear classifier (for fine-tuning, `num_labels` classes). `"pretrained_heads"`: the
             original conv8 object and scene heads; the labels are the objects followed by the scenes, the task is
             multi-label and each label's sigmoid score is the original model's probability (the head's per-step
-            softmax averaged over the clip's valid steps).
+            softmax averaged over the clip's valid steps). Asking a `"pretrained_heads"` config for other labels
+            (`from_pretrained(..., num_labels=N)` or `id2label=...`, or `config.num_labels = N` afterwards) is a
+            request for a new classifier: the config switches to `"linear"`, resets `problem_type` and logs it.
+            Building a `"pretrained_heads"` config with other than `num_object_classes + num_scene_classes` labels
+            raises; setting `classifier_type="pretrained_heads"` on a built config re-derives its labels (logged).
         classifier_layer (`str`, *optional*):
             Name of the block whose output feeds the `"linear"` classifier (`conv1`..`convN`, or `pool{i}`); the
             last block (conv7 of SoundNet-8) when unset.
@@ -100,7 +111,76 @@ class SoundNetConfig(PreTrainedConfig):
     def __post_init__(self, **kwargs):
         for name in ("conv_channels", "conv_kernel_sizes", "conv_strides", "conv_paddings", "pool_kernel_sizes"):
             setattr(self, name, list(getattr(self, name)))
+        labels_given = self.id2label is not None or kwargs.get("num_labels") is not None
         super().__post_init__(**kwargs)
+        if self.classifier_type == "pretrained_heads" and not labels_given:
+            # The heads' label space is fixed by the architecture: derive it instead of transformers' default of 2.
+            self.num_labels = self.num_pretrained_labels
+
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs) -> "SoundNetConfig":
+        """
+        [`PreTrainedConfig.from_dict`], where asking a `"pretrained_heads"` config (the released checkpoint's) for
+        other labels (`num_labels`, `id2label`, or `classifier_type="linear"` in `kwargs`) is the fine-tuning
+        request: the config becomes a `"linear"` classifier over the new labels on the same trunk, with
+        `problem_type` reset (inferred from the labels' dtype by the loss), and one log line says so.
+        """
+        config_dict = dict(config_dict)
+        saved_type = config_dict.get("classifier_type", "linear")
+        requested_type = kwargs.get("classifier_type", saved_type)
+        if saved_type == "pretrained_heads" and requested_type in ("pretrained_heads", "linear"):
+            num_heads_labels = config_dict.get("num_object_classes", 1000) + config_dict.get("num_scene_classes", 401)
+            new_labels = kwargs.get("id2label")
+            num_labels = len(new_labels) if new_labels is not None else kwargs.get("num_labels")
+            if requested_type == "linear" or (num_labels is not None and num_labels != num_heads_labels):
+                if requested_type == "pretrained_heads" and "classifier_type" in kwargs:
+                    raise ValueError(
+                        f"`classifier_type='pretrained_heads'` predicts {num_heads_labels} labels, not {num_labels}; "
+                        "leave `classifier_type` out (or set it to 'linear') to fine-tune a new classifier."
+                    )
+                config_dict["classifier_type"] = "linear"
+                config_dict["problem_type"] = None
+                if num_labels is not None:
+                    config_dict.pop("id2label", None)
+                    config_dict.pop("label2id", None)
+                    config_dict["num_labels"] = num_labels
+                logger.warning(
+                    f"The checkpoint's pretrained conv8 object and scene heads ({num_heads_labels} labels) are dropped: "
+                    f"a new linear classifier over {num_labels or num_heads_labels} labels is initialised on the "
+                    "pretrained trunk (classifier_type='linear', problem_type reset). Train it before use."
+                )
+        return super().from_dict(config_dict, **kwargs)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        """
+        Keeps `classifier_type` and the labels consistent after construction, each change logged:
+
+        - new labels on a `"pretrained_heads"` config (`config.num_labels = 10`, `config.id2label = {...}`) switch it
+          to a `"linear"` classifier with `problem_type` reset, as `from_pretrained(..., num_labels=10)` does;
+        - `config.classifier_type = "pretrained_heads"`, or new head sizes on such a config, re-derive the labels
+          (`num_object_classes + num_scene_classes` of them, named `LABEL_i`) when their count no longer matches.
+        """
+        # `_post_init_done` (set by `PreTrainedConfig.__post_init__`, never saved): construction is over.
+        if key not in _LABEL_FIELDS or not self.__dict__.get("_post_init_done", False):
+            super().__setattr__(key, value)
+            return
+        super().__setattr__(key, value)
+        if self.classifier_type != "pretrained_heads" or self.num_labels == self.num_pretrained_labels:
+            return
+        if key == "id2label":
+            super().__setattr__("classifier_type", "linear")
+            super().__setattr__("problem_type", None)
+            logger.warning(
+                f"`num_labels={self.num_labels}` on a `classifier_type='pretrained_heads'` config: a model built from "
+                "it drops the pretrained conv8 heads and initialises a new linear classifier (classifier_type set to "
+                "'linear', problem_type reset)."
+            )
+            return
+        logger.warning(
+            f"`{key}={value!r}`: the conv8 heads predict {self.num_pretrained_labels} labels, so the config's "
+            f"{self.num_labels} labels are replaced by {self.num_pretrained_labels} unnamed ones (LABEL_i)."
+        )
+        self.num_labels = self.num_pretrained_labels
 
     @classmethod
     def from_variant(cls, name: str, **kwargs) -> "SoundNetConfig":

@@ -116,13 +116,8 @@ def build_classifier(
     }
     if not Path(model_name_or_path).exists() and model_name_or_path in SOUNDNET_VARIANTS:
         return SoundNetForAudioClassification(SoundNetConfig.from_variant(model_name_or_path, **labels))
-    # The checkpoint's config is rebuilt with the new labels in one go: passing them as `from_pretrained` kwargs
-    # would validate the released `pretrained_heads` config against the new `num_labels` first and fail.
-    config_dict, _ = SoundNetConfig.get_config_dict(model_name_or_path)
-    config_dict.pop("id2label", None)
-    config_dict.pop("label2id", None)
-    config = SoundNetConfig.from_dict({**config_dict, **labels})
-    return SoundNetForAudioClassification.from_pretrained(model_name_or_path, config=config)
+    # The standard recipe: asking a `pretrained_heads` checkpoint for new labels drops its heads (and logs it).
+    return SoundNetForAudioClassification.from_pretrained(model_name_or_path, **labels)
 
 
 def accuracy_metric() -> Callable:

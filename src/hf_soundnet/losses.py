@@ -39,8 +39,10 @@ def distillation_loss(
     Args:
         student_logits (`torch.FloatTensor` of shape `(batch_size, student_steps, num_classes)`): unnormalised.
         teacher_probs (`torch.FloatTensor` of shape `(batch_size, teacher_steps, num_classes)`): distributions.
-        student_step_mask (`torch.BoolTensor` of shape `(batch_size, student_steps)`, *optional*): valid steps.
-        teacher_step_mask (`torch.BoolTensor` of shape `(batch_size, teacher_steps)`, *optional*): valid steps.
+        student_step_mask (`torch.LongTensor` or `torch.BoolTensor` of shape `(batch_size, student_steps)`, *optional*):
+            1 (or True) for valid steps.
+        teacher_step_mask (`torch.LongTensor` or `torch.BoolTensor` of shape `(batch_size, teacher_steps)`, *optional*):
+            1 (or True) for valid steps.
 
     Returns:
         `torch.FloatTensor` of shape `()`.
@@ -58,7 +60,7 @@ def distillation_loss(
         teacher_step_mask = torch.ones(batch_size, teacher_steps, dtype=torch.bool, device=device)
     teacher_step_mask = teacher_step_mask.to(device=device, dtype=torch.bool)
 
-    index = align_student_steps(student_step_mask.sum(-1), teacher_step_mask.sum(-1), teacher_steps)
+    index = align_student_steps(student_step_mask.long().sum(-1), teacher_step_mask.sum(-1), teacher_steps)
     log_student = F.log_softmax(student_logits.float(), dim=-1)
     log_student = torch.gather(log_student, 1, index[..., None].expand(-1, -1, log_student.shape[-1]))
     teacher = teacher_probs.to(log_student.dtype)

@@ -58,8 +58,9 @@ class SoundNetForPreTrainingOutput(ModelOutput):
             Unscaled mean KL of the object head.
         scene_loss (`torch.FloatTensor` of shape `()`, *optional*):
             Unscaled mean KL of the scene head.
-        step_mask (`torch.BoolTensor` of shape `(batch_size, num_steps)`, *optional*):
-            Valid steps of each clip, returned with an `attention_mask`.
+        step_mask (`torch.LongTensor` of shape `(batch_size, num_steps)`, *optional*):
+            1 for the valid steps of each clip, 0 for padding (numeric like `attention_mask`), returned with an
+            `attention_mask`.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             As in [`SoundNetModelOutput`].
     """
@@ -69,7 +70,7 @@ class SoundNetForPreTrainingOutput(ModelOutput):
     scene_logits: torch.FloatTensor | None = None
     object_loss: torch.FloatTensor | None = None
     scene_loss: torch.FloatTensor | None = None
-    step_mask: torch.BoolTensor | None = None
+    step_mask: torch.LongTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
@@ -92,6 +93,28 @@ class SoundNetAudioClassifierOutput(ModelOutput):
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
+class SoundNetMaxPool(nn.Module):
+    """
+    Max pooling over time with kernel = stride = `kernel_size` (floor mode), as `nn.MaxPool1d(k, stride=k)`.
+
+    Computed by `max_pool2d` over a `(batch, channels, 1, frames)` view: `max_pool1d` reads its input sizes as plain
+    integers in C++ and so fixes the length when `torch.export` / `torch.compile` trace it; `max_pool2d` keeps it
+    symbolic. The result is the same maximum.
+    """
+
+    def __init__(self, kernel_size: int):
+        super().__init__()
+        self.kernel_size = kernel_size
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """`(batch, channels, frames)` -> `(batch, channels, frames // kernel_size)`."""
+        pooled = F.max_pool2d(hidden_states.unsqueeze(2), (1, self.kernel_size), (1, self.kernel_size))
+        return pooled.squeeze(2)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}"
+
+
 class SoundNetConvBlock(nn.Module):
     """One row of the layer table: Conv1d -> BatchNorm1d -> ReLU [-> MaxPool1d]."""
 
@@ -108,7 +131,7 @@ class SoundNetConvBlock(nn.Module):
         self.norm = nn.BatchNorm1d(config.conv_channels[layer_id], eps=config.batch_norm_eps)
         self.act = nn.ReLU()
         pool = config.pool_kernel_sizes[layer_id]
-        self.pool = nn.MaxPool1d(pool, stride=pool) if pool > 1 else nn.Identity()
+        self.pool = SoundNetMaxPool(pool) if pool > 1 else nn.Identity()
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """`hidden_states` of shape `(batch, in_channels, frames)` -> `(batch, out_channels, out_frames)`."""
@@ -148,20 +171,39 @@ def mask_frames(hidden_states: torch.Tensor, lengths: torch.Tensor) -> torch.Ten
     return hidden_states * (frames[None, :] < lengths[:, None]).unsqueeze(1).to(hidden_states.dtype)
 
 
-def masked_mean(values: torch.Tensor, lengths: torch.Tensor | None, dim: int) -> torch.Tensor:
-    """Mean of `values` over its first `lengths[b]` entries along `dim` (a time axis), per batch row `b`."""
-    if lengths is None:
-        return values.mean(dim=dim)
+def check_valid_lengths(lengths: torch.Tensor, layer: str) -> None:
+    """
+    Raises a clear error when a clip of a padded batch has no valid frame (or step) at `layer`.
+
+    Eager only: the check reads the lengths' values, so it is skipped while `torch.compile` / `torch.export` trace
+    the model (a data-dependent branch would break the graph). Traced programs then pool a too-short clip over zero
+    frames, which gives zeros rather than an error; `SoundNetFeatureExtractor` repeats short clips so this cannot
+    happen through it.
+    """
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return
     if bool((lengths <= 0).any()):
         raise ValueError(
-            f"A clip has no valid frame at this layer (valid lengths {lengths.tolist()}); the input is too short. "
+            f"A clip has no valid frame at {layer} (valid lengths {lengths.tolist()}); the input is too short. "
             "Use SoundNetFeatureExtractor, which repeats short clips, or pass longer audio."
         )
+
+
+def masked_mean(values: torch.Tensor, lengths: torch.Tensor | None, dim: int) -> torch.Tensor:
+    """
+    Mean of `values` over its first `lengths[b]` entries along `dim` (a time axis), per batch row `b`.
+
+    Pure arithmetic (a 0/1 mask and a division by the length clamped at 1), so it traces with dynamic shapes; a row
+    with `lengths[b] == 0` gives zeros. Callers check lengths in eager mode with [`check_valid_lengths`].
+    """
+    if lengths is None:
+        return values.mean(dim=dim)
     steps = torch.arange(values.shape[dim], device=values.device)
     shape = [1] * values.dim()
     shape[0], shape[dim] = values.shape[0], values.shape[dim]
     mask = (steps[None, :] < lengths[:, None]).reshape(shape).to(values.dtype)
-    return (values * mask).sum(dim=dim) / lengths.reshape([-1] + [1] * (values.dim() - 2)).to(values.dtype)
+    denominator = lengths.clamp(min=1).reshape([-1] + [1] * (values.dim() - 2)).to(values.dtype)
+    return (values * mask).sum(dim=dim) / denominator
 
 
 def trunk_of(model: nn.Module) -> nn.Module:
@@ -300,8 +342,7 @@ class SoundNetModel(SoundNetPreTrainedModel):
 
         block_lengths = None
         if attention_mask is not None:
-            block_lengths = self.get_output_lengths(attention_mask.sum(-1).to(torch.long).cpu())
-            block_lengths = [lengths.to(input_values.device) for lengths in block_lengths]
+            block_lengths = self.get_output_lengths(attention_mask.sum(-1).to(torch.long))
             input_values = input_values * attention_mask.to(input_values.dtype)
 
         hidden_state = input_values.unsqueeze(1)
@@ -315,13 +356,12 @@ class SoundNetModel(SoundNetPreTrainedModel):
             if output_hidden_states:
                 hidden_states += (hidden_state,)
 
-        if not return_dict:
-            return tuple(v for v in (hidden_state, hidden_states or None, output_lengths) if v is not None)
-        return SoundNetModelOutput(
+        output = SoundNetModelOutput(
             last_hidden_state=hidden_state,
             hidden_states=hidden_states or None,
             output_lengths=output_lengths,
         )
+        return output if return_dict else output.to_tuple()
 
 
 class SoundNetForPreTraining(SoundNetPreTrainedModel):
@@ -367,7 +407,8 @@ class SoundNetForPreTraining(SoundNetPreTrainedModel):
         )
         step_mask = None
         if step_lengths is not None:
-            step_mask = torch.arange(object_logits.shape[1], device=object_logits.device)[None] < step_lengths[:, None]
+            steps = torch.arange(object_logits.shape[1], device=object_logits.device)
+            step_mask = (steps[None] < step_lengths[:, None]).long()
 
         loss = object_loss = scene_loss = None
         head_losses = []
@@ -412,6 +453,9 @@ class SoundNetForAudioClassification(SoundNetPreTrainedModel):
             self.layer_index = config.classifier_layer_index
             self.dropout = nn.Dropout(config.classifier_dropout)
             self.classifier = nn.Linear(config.conv_channels[self.layer_index], config.num_labels)
+            # Loading the released checkpoint for fine-tuning drops its conv8 heads on purpose; the config's switch
+            # to "linear" logs it once (`SoundNetConfig.from_dict`), so the load report does not list them again.
+            self._keys_to_ignore_on_load_unexpected = [r"^object_head\.", r"^scene_head\."]
         self.post_init()
 
     def clip_probabilities(
@@ -427,6 +471,8 @@ class SoundNetForAudioClassification(SoundNetPreTrainedModel):
         object_logits, scene_logits, step_lengths = self._heads_forward(
             outputs.last_hidden_state, outputs.output_lengths
         )
+        if step_lengths is not None:
+            check_valid_lengths(step_lengths, "the conv8 heads")
         return (
             masked_mean(object_logits.softmax(-1), step_lengths, dim=1),
             masked_mean(scene_logits.softmax(-1), step_lengths, dim=1),
@@ -455,11 +501,16 @@ class SoundNetForAudioClassification(SoundNetPreTrainedModel):
         hidden_states = None
         if config.classifier_type == "pretrained_heads":
             outputs = self.soundnet(
-                input_values, attention_mask=attention_mask, output_hidden_states=output_hidden_states
+                input_values,
+                attention_mask=attention_mask,
+                output_hidden_states=output_hidden_states,
+                return_dict=True,
             )
             object_logits, scene_logits, step_lengths = self._heads_forward(
                 outputs.last_hidden_state, outputs.output_lengths
             )
+            if step_lengths is not None:
+                check_valid_lengths(step_lengths, "the conv8 heads")
             probs = torch.cat(
                 [
                     masked_mean(object_logits.softmax(-1), step_lengths, dim=1),
@@ -475,7 +526,10 @@ class SoundNetForAudioClassification(SoundNetPreTrainedModel):
                 attention_mask=attention_mask,
                 output_hidden_states=output_hidden_states,
                 num_blocks=self.layer_index + 1,
+                return_dict=True,
             )
+            if outputs.output_lengths is not None:
+                check_valid_lengths(outputs.output_lengths, self.config.layer_names[self.layer_index])
             pooled = masked_mean(outputs.last_hidden_state, outputs.output_lengths, dim=2)
             logits = self.classifier(self.dropout(pooled))
             hidden_states = outputs.hidden_states
@@ -511,6 +565,7 @@ __all__ = [
     "SoundNetModelOutput",
     "SoundNetPreTrainedModel",
     "block_output_lengths",
+    "check_valid_lengths",
     "conv_output_length",
     "has_heads",
     "trunk_of",
