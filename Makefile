@@ -8,7 +8,7 @@ SHARED ?= ../shared
 CHECKPOINT := soundnet8
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo test test-fast lint clean
+.PHONY: setup demo test test-fast test-kernels lint clean
 # A recipe that fails removes its half-written target (say soundnet8/config.json), so the next run redoes it.
 .DELETE_ON_ERROR:
 
@@ -41,6 +41,23 @@ TRANSFORMERS_TESTS = $(PY) tests/fetch_transformers_tests.py
 test: $(CHECKPOINT)/config.json
 	$(TRANSFORMERS_TESTS)
 	HF_HUB_OFFLINE=1 SOUNDNET_SHARED=$(SHARED) $(PY) -m pytest -q
+	@$(MAKE) --no-print-directory test-kernels
+
+# Float32 results differ in their last bits between CPU kernels, so the numeric tests (`-m numeric`) run again under
+# the kernels of other x86 CPUs: torch's ATEN_CPU_CAPABILITY with oneDNN and MKL capped to the same instruction set.
+# The baseline ones always; AVX2 when this CPU has more (AVX-512); the native ones ran in `make test` itself.
+# Each entry: ATEN_CPU_CAPABILITY:ONEDNN_MAX_CPU_ISA:MKL_ENABLE_INSTRUCTIONS.
+CPU_KERNELS := default:SSE41:SSE4_2 avx2:AVX2:AVX2
+
+test-kernels: $(CHECKPOINT)/config.json
+	@native=$$($(PY) -c 'import torch; print(torch.backends.cpu.get_cpu_capability().lower())'); \
+	for kernels in $(CPU_KERNELS); do IFS=: read -r aten onednn mkl <<< "$$kernels"; \
+		if [ "$$aten" = "$$native" ]; then echo "CPU kernels $$aten: native, tested above"; continue; fi; \
+		if [ "$$aten" = avx2 ] && [ "$$native" = default ]; then echo "CPU kernels avx2: not on this CPU"; continue; fi; \
+		echo "Numeric tests under CPU kernels $$aten (oneDNN $$onednn, MKL $$mkl)"; \
+		ATEN_CPU_CAPABILITY=$$aten ONEDNN_MAX_CPU_ISA=$$onednn MKL_ENABLE_INSTRUCTIONS=$$mkl HF_HUB_OFFLINE=1 \
+			SOUNDNET_SHARED=$(SHARED) $(PY) -m pytest -q -m numeric -p no:cacheprovider || exit 1; \
+	done
 
 test-fast: $(STAMP)
 	$(TRANSFORMERS_TESTS)

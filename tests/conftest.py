@@ -72,3 +72,24 @@ def sound8_npy() -> Path:
         pytest.skip(f"original weights not cached at {path}: run `soundnet convert --output-dir soundnet8` once")
     assert sha256_of(path) == variant.sha256, f"{path} is not the release: delete it and convert again"
     return path
+
+
+def pytest_report_header(config) -> str:
+    """Which CPU kernels ran: float32 results differ in their last bits between them (see `make test-kernels`)."""
+    capped = " ".join(
+        f"{name}={os.environ[name]}"
+        for name in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+        if name in os.environ
+    )
+    return f"torch CPU kernels: {torch.backends.cpu.get_cpu_capability()} {capped or '(native)'}"
+
+
+def pytest_sessionstart(session) -> None:
+    """A run asked for other kernels (`ATEN_CPU_CAPABILITY`) must get them, or it would test the native ones again."""
+    requested = os.environ.get("ATEN_CPU_CAPABILITY")
+    if requested and torch.backends.cpu.get_cpu_capability().lower() != requested.lower():
+        pytest.exit(
+            f"ATEN_CPU_CAPABILITY={requested} did not take effect (torch uses "
+            f"{torch.backends.cpu.get_cpu_capability()}); unset it or use default/avx2/avx512.",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )

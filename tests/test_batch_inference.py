@@ -66,6 +66,7 @@ def test_default_parallelism_splits_the_cores(device, cores, expected):
     assert default_parallelism(device, cores) == expected
 
 
+@pytest.mark.numeric
 def test_classify_files_equals_the_cli(audio_dir, tmp_path):
     torch.manual_seed(0)
     labels = [f"object: o{i}" for i in range(5)] + [f"scene: s{i}" for i in range(3)]

@@ -1,6 +1,7 @@
 """The `soundnet` CLI against transformers' own entry points, on a mixed-format folder with bad files."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -89,10 +90,12 @@ def test_classify_mixed_folder_equals_api_and_resumes(mixed_folder, released_che
             steps = pretraining(**inputs)
         top = np.argsort(-object_probs)[:3]
         assert [o["label"] for o in record["objects"]] == [objects[i] for i in top]
-        np.testing.assert_allclose([o["probability"] for o in record["objects"]], object_probs[top], atol=1e-5)
+        # The command's fast forward (batched) against the eager model, both float32 with the released weights:
+        # 1e-4, as in test_released_parity.py (sums of up to 8,192 products in another order; ~1e-5 typical).
+        np.testing.assert_allclose([o["probability"] for o in record["objects"]], object_probs[top], atol=1e-4)
         top = np.argsort(-scene_probs)[:3]
         assert [s["label"] for s in record["scenes"]] == [scenes[i] for i in top]
-        np.testing.assert_allclose([s["probability"] for s in record["scenes"]], scene_probs[top], atol=1e-5)
+        np.testing.assert_allclose([s["probability"] for s in record["scenes"]], scene_probs[top], atol=1e-4)
         step_objects = steps.object_logits[0].argmax(-1).tolist()
         step_scenes = steps.scene_logits[0].argmax(-1).tolist()
         assert [t["object"]["label"] for t in record["timeline"]] == [objects[i] for i in step_objects]
@@ -109,6 +112,7 @@ def test_classify_mixed_folder_equals_api_and_resumes(mixed_folder, released_che
     assert read_jsonl(output).keys() == records.keys()
 
 
+@pytest.mark.numeric
 def test_classify_matches_pipeline_on_tiny_model(mixed_folder, tiny_checkpoint, tmp_path):
     from transformers import pipeline
 
@@ -146,6 +150,7 @@ def test_classify_matches_pipeline_on_tiny_model(mixed_folder, tiny_checkpoint, 
         )
 
 
+@pytest.mark.numeric
 @pytest.mark.parametrize("layer", ["conv2", "pool3", "conv8"])
 @pytest.mark.parametrize("fmt", ["npy", "safetensors", "parquet"])
 def test_extract_equals_hidden_states(mixed_folder, tiny_checkpoint, tmp_path, layer, fmt):
@@ -277,6 +282,7 @@ def test_usage_errors(mixed_folder, tiny_checkpoint, tmp_path, capsys):
     assert "no audio files found" in capsys.readouterr().err
 
 
+@pytest.mark.numeric
 def test_fast_forward_eager_and_reduced_precision_agree(mixed_folder, tiny_checkpoint, tmp_path, capsys):
     """The default fast forward equals `--eager` (the transformers model itself); bf16 is close; bf16 with --eager
     is a usage error."""
@@ -291,6 +297,7 @@ def test_fast_forward_eager_and_reduced_precision_agree(mixed_folder, tiny_check
         for head in ("objects", "scenes"):
             for got, want in zip(runs["fast"][path][head], record[head]):
                 assert got["label"] == want["label"]
+                # Tiny model (sums of <= 32 products of magnitude ~1): float32 orders differ by ~1e-7 on any kernel.
                 assert got["probability"] == pytest.approx(want["probability"], abs=1e-5)
             for got, want in zip(runs["bf16"][path][head], record[head]):
                 assert got["probability"] == pytest.approx(want["probability"], abs=3e-2)
@@ -346,3 +353,204 @@ def test_quiet_prints_only_errors_and_results(mixed_folder, tiny_checkpoint, cap
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "audio s/s after start-up" in err and "Loading weights" in err  # the same run, not quiet
+
+
+# --- Output safety of `soundnet classify --output-file` (issue 12) ---
+
+
+def short_clips(folder: Path, count: int) -> list[Path]:
+    """`count` distinct 0.5 s noise clips (22,050 Hz WAV) in `folder`."""
+    import soundfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(count)
+    paths = []
+    for i in range(count):
+        path = folder / f"clip{i:03d}.wav"
+        soundfile.write(path, rng.uniform(-0.5, 0.5, 11025).astype(np.float32), 22050)
+        paths.append(path)
+    return paths
+
+
+def classify_argv(inputs: list, checkpoint: Path, output: Path, *extra: str) -> list[str]:
+    args = ["classify", *map(str, inputs), "--model", str(checkpoint), "--output-file", str(output)]
+    return [*args, "--batch-size", "1", "--num-workers", "0", "--quiet", *extra]
+
+
+# Runs `soundnet classify` with its decoding of one file held until a gate file exists: a real run, stalled
+# mid-run at a known point (the test then kills it, or starts a second run beside it), not a mock.
+GATED_RUN = """
+import os, sys, time
+import hf_soundnet.batch_inference as batch_inference
+from hf_soundnet.cli import main
+
+gate, held, load_audio = sys.argv[1], sys.argv[2], batch_inference.load_audio
+
+def held_load_audio(source, *args, **kwargs):
+    while os.path.basename(str(source)) == held and not os.path.exists(gate):
+        time.sleep(0.05)
+    return load_audio(source, *args, **kwargs)
+
+batch_inference.load_audio = held_load_audio
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def start_held_run(inputs: list, checkpoint: Path, output: Path, held: Path, gate: Path):
+    """
+    A real `soundnet classify` process over `inputs`, in the background, whose decoding of `held` waits for `gate`
+    to exist. Returns once it has written 2 records (of the files before `held`), mid-run, holding its lock.
+    """
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", GATED_RUN, str(gate), held.name, *classify_argv(inputs, checkpoint, output)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not (output.is_file() and output.read_text().count("\n") >= 2):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the background run wrote nothing in 300 s"
+        time.sleep(0.05)
+    return process
+
+
+def classify_lines(output: Path) -> list[dict]:
+    return [json.loads(line) for line in output.read_text().splitlines()]
+
+
+def test_concurrent_run_on_one_output_is_refused_and_nothing_is_lost(tiny_checkpoint, tmp_path):
+    """Two real processes on one --output: the second is refused (exit 2, naming the file and the holder) while the
+    first holds the output; the first keeps every record; a later run appends its own; nothing is lost."""
+
+    first = short_clips(tmp_path / "first", 6)
+    second = short_clips(tmp_path / "second", 3)
+    output = tmp_path / "out.jsonl"
+    gate = tmp_path / "gate"
+    process = start_held_run(first, tiny_checkpoint, output, first[3], gate)
+    try:
+        refused = run_script(["-m", "hf_soundnet.cli", *classify_argv(second, tiny_checkpoint, output)])
+        assert refused.returncode == 2, refused.stderr
+        assert str(output) in refused.stderr and f"pid {process.pid}" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    finally:
+        gate.touch()
+        _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert [r["path"] for r in classify_lines(output)] == list(map(str, first))
+    assert not output.with_name(output.name + ".lock").exists()
+
+    again = run_script(["-m", "hf_soundnet.cli", *classify_argv(second, tiny_checkpoint, output)])
+    assert again.returncode == 0, again.stderr
+    assert [r["path"] for r in classify_lines(output)] == list(map(str, first + second))
+
+
+def test_kill_9_mid_run_then_resume_keeps_every_file_exactly_once(tiny_checkpoint, tmp_path):
+    import signal
+
+    clips = short_clips(tmp_path / "clips", 6)
+    output = tmp_path / "out.jsonl"
+    process = start_held_run(clips, tiny_checkpoint, output, clips[3], tmp_path / "gate")
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    written = [r["path"] for r in classify_lines(output)]
+    # Every record of the files before the one held in flight (batches of 1; decoding may run one batch ahead).
+    assert len(written) >= 2 and written == list(map(str, clips[: len(written)]))
+    with output.open("a") as handle:  # and a line torn by the kill, as a kill during a write leaves
+        handle.write('{"path": "' + str(clips[len(written)]) + '", "dura')
+
+    resumed = run_script(["-m", "hf_soundnet.cli", *classify_argv(clips, tiny_checkpoint, output)])
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{len(written)} files already" in resumed.stderr
+    assert sorted(r["path"] for r in classify_lines(output)) == sorted(map(str, clips))  # each exactly once
+
+
+def test_output_that_is_not_classify_jsonl_is_refused_and_kept(tiny_checkpoint, tmp_path, capsys):
+    clip = short_clips(tmp_path / "clips", 1)
+    for content in ("line one\nline two\n", '{"id": 1, "text": "a dataset row"}\n', "[1, 2]\n"):
+        output = tmp_path / "notes.jsonl"
+        output.write_text(content)
+        assert main(classify_argv(clip, tiny_checkpoint, output)) == 2
+        err = capsys.readouterr().err
+        assert str(output) in err and "not `soundnet classify` output" in err
+        assert output.read_text() == content
+    output = tmp_path / "empty.jsonl"
+    output.write_text("")
+    assert main(classify_argv(clip, tiny_checkpoint, output)) == 0
+    assert len(classify_lines(output)) == 1
+
+
+def test_resume_with_another_model_or_top_k_is_refused(tiny_checkpoint, tmp_path, capsys):
+    clips = short_clips(tmp_path / "clips", 2)
+    output = tmp_path / "out.jsonl"
+    assert main(classify_argv(clips[:1], tiny_checkpoint, output, "--top-k", "2")) == 0
+    before = output.read_text()
+    record = json.loads(before)
+    assert record["top_k"] == 2 and record["precision"] == "fp32" and len(record["weights_sha256"]) == 64
+
+    assert main(classify_argv(clips, tiny_checkpoint, output, "--top-k", "3")) == 2
+    err = capsys.readouterr().err
+    assert str(output) in err and "other settings" in err and "top_k" in err
+
+    other = tmp_path / "other_model"  # the same architecture with other weights, saved under another folder
+    model = SoundNetForAudioClassification.from_pretrained(tiny_checkpoint)
+    with torch.no_grad():
+        model.scene_head.bias.add_(1.0)
+    model.save_pretrained(other)
+    SoundNetFeatureExtractor.from_pretrained(tiny_checkpoint).save_pretrained(other)
+    assert main(classify_argv(clips, other, output, "--top-k", "2")) == 2
+    assert "weights_sha256" in capsys.readouterr().err
+    assert output.read_text() == before
+
+    copy = tmp_path / "same_weights"  # the same weights from another path resume
+    SoundNetForAudioClassification.from_pretrained(tiny_checkpoint).save_pretrained(copy)
+    SoundNetFeatureExtractor.from_pretrained(tiny_checkpoint).save_pretrained(copy)
+    assert main(classify_argv(clips, copy, output, "--top-k", "2")) == 0
+    assert "1 files already" in capsys.readouterr().err
+    assert [Path(r["path"]).name for r in classify_lines(output)] == ["clip000.wav", "clip001.wav"]
+
+
+def test_output_path_errors_are_usage_errors(tiny_checkpoint, tmp_path, capsys):
+    clip = short_clips(tmp_path / "clips", 1)
+    missing = tmp_path / "no" / "such" / "out.jsonl"
+    assert main(classify_argv(clip, tiny_checkpoint, missing)) == 2
+    err = capsys.readouterr().err
+    assert str(missing.parent) in err and "does not exist" in err and "create the folder" in err
+    assert main(classify_argv(clip, tiny_checkpoint, tmp_path)) == 2
+    assert f"--output-file {tmp_path} is a folder" in capsys.readouterr().err
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    assert main(classify_argv(clip, tiny_checkpoint, a_file / "out.jsonl")) == 2
+    assert f"{a_file} is not a folder" in capsys.readouterr().err
+
+    settings = tmp_path / "features" / "extraction.json"
+    settings.parent.mkdir()
+    settings.write_text('{"layer": "conv3", truncated')
+    extract = ["extract", str(clip[0]), "--model", str(tiny_checkpoint), "--layer", "conv3", "--num-workers", "0"]
+    assert main([*extract, "--output-dir", str(settings.parent), "--quiet"]) == 2
+    assert f"{settings} is unreadable or not JSON" in capsys.readouterr().err
+    assert main([*extract, "--output-dir", str(a_file), "--quiet"]) == 2
+    assert f"--output-dir {a_file} is a file" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes through permission bits")
+def test_unwritable_output_is_a_usage_error(tiny_checkpoint, tmp_path, capsys):
+    clip = short_clips(tmp_path / "clips", 1)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        assert main(classify_argv(clip, tiny_checkpoint, locked / "out.jsonl")) == 2
+        assert f"the folder {locked} is not writable" in capsys.readouterr().err
+    finally:
+        locked.chmod(0o755)
+    read_only = tmp_path / "read_only.jsonl"
+    read_only.write_text("")
+    read_only.chmod(0o444)
+    assert main(classify_argv(clip, tiny_checkpoint, read_only)) == 2
+    assert f"--output-file {read_only} is not readable and writable" in capsys.readouterr().err

@@ -161,7 +161,7 @@ def test_kill_9_during_build_loses_at_most_the_shard_in_progress(tmp_path, video
 
     videos, teachers = videos_and_teachers
     corpus = tmp_path / "corpus"
-    command = [sys.executable, SCRIPT, "--videos", str(videos), "--output", str(corpus), "--shard-size", "1"]
+    command = [sys.executable, SCRIPT, "--videos", str(videos), "--output_dir", str(corpus), "--shard_size", "1"]
     for teacher in teachers:
         command += ["--teacher", teacher]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}

@@ -16,7 +16,7 @@ datasets = pytest.importorskip("datasets")
 
 
 def extract(folder: Path, checkpoint: Path, out: Path, fmt: str, layer: str = "conv3") -> int:
-    argv = ["extract", str(folder), "--model", str(checkpoint), "--layer", layer, "--output", str(out)]
+    argv = ["extract", str(folder), "--model", str(checkpoint), "--layer", layer, "--output-dir", str(out)]
     return main([*argv, "--format", fmt, "--batch-size", "2", "--num-workers", "0", "--quiet"])
 
 

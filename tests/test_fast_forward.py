@@ -8,6 +8,9 @@ from hf_soundnet import SoundNetForAudioClassification, SoundNetForPreTraining, 
 from hf_soundnet.fast_forward import FastSoundNet
 
 
+pytestmark = pytest.mark.numeric
+
+
 def _randomize_batch_norm(model: torch.nn.Module) -> None:
     """Non-trivial running statistics and affine parameters, so that BN folding is really tested."""
     generator = torch.Generator().manual_seed(1)

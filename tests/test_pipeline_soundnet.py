@@ -44,6 +44,7 @@ def test_top_k_returns_named_categories_sorted(classifier, audio_dir):
     assert all(p["label"].startswith(("object: ", "scene: ")) for p in predictions)
 
 
+@pytest.mark.numeric
 def test_array_equals_file(classifier, audio_dir, railroad):
     from_file = as_dict(classifier(str(audio_dir / "railroad.wav"), top_k=None))
     from_array = as_dict(classifier(railroad, top_k=None))

@@ -65,6 +65,7 @@ def _pieces(waveform: torch.Tensor, seed: int) -> list[torch.Tensor]:
     return cuts
 
 
+@pytest.mark.numeric
 @pytest.mark.parametrize("num_samples", [40_001, 65_536, 99_999])
 @pytest.mark.parametrize("chunk_seconds", [0.05, 0.4])
 def test_streaming_equals_full_forward_tiny(tiny_config, num_samples, chunk_seconds):
@@ -138,6 +139,7 @@ def test_corrupt_file_is_named(tmp_path):
         list(iter_file_waveform(bad))
 
 
+@pytest.mark.numeric
 def test_streaming_equals_full_forward_released_weights(released_checkpoint, audio_dir):
     """2.4 minutes of a real recording (looped), 30 s chunks, every layer and both heads within 1e-4."""
     model = SoundNetForAudioClassification.from_pretrained(released_checkpoint).eval()
@@ -156,6 +158,7 @@ def test_streaming_equals_full_forward_released_weights(released_checkpoint, aud
     assert_scaled_close(streamed["scene_logits"], full.scene_logits[0], what="scene logits")
 
 
+@pytest.mark.numeric
 def test_stream_file_equals_full_forward_on_the_decoded_file(released_checkpoint, audio_dir):
     model = SoundNetForAudioClassification.from_pretrained(released_checkpoint).eval()
     fast = FastSoundNet.from_model(model)

@@ -6,7 +6,12 @@ Writes one JSON object per file (JSON Lines): `path`, `duration_s`, the top `obj
 extractor does), and a `timeline` with, per conv8 step (2.97 s for SoundNet-8), its `start_s` and top object and
 scene. A file that fails gives `{"path": ..., "error": ...}` (also on stderr).
 
-Resumable: with --output-file, files that already have a successful line are skipped; failed ones are retried.
+Each successful record also names the `model`, its `weights_sha256`, `top_k` and `precision`.
+
+Resumable: with --output-file, files that already have a successful line are skipped; failed ones are retried; a
+run killed even with kill -9 loses only the records it had not yet written. One run at a time writes an output (a
+lock beside it, `<output>.lock`): a second one is refused with exit status 2, as is resuming into a file written with
+another model, --top-k or --precision, or into a file that holds anything but this command's records.
 
 Example:
     soundnet classify ../shared/audio recordings.txt --output-file predictions.jsonl --top-k 3
@@ -31,6 +36,7 @@ from .common import (
     collect_inputs,
     load_model,
 )
+from .jsonl_output import OutputLock, check_output_path, read_records, resume, weights_sha256
 from .options import add_option
 
 
@@ -46,26 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(parser, "top_k", type=int, default=5, help="Objects and scenes per file (default: %(default)s).")
 
 
-def read_done(output: Path) -> set[str]:
+def read_done(output: Path, settings: dict) -> set[str]:
     """
-    Absolute paths with a successful line in `output`, after rewriting it without its error lines and any torn last
-    line (so failed files are retried and the file holds one line per file).
+    Absolute paths with a successful line made with `settings` in `output` (see `jsonl_output.resume`: error lines
+    and a torn last line are dropped; foreign lines and other settings are usage errors). Call under `OutputLock`.
     """
-    if not output.is_file():
-        return set()
-    kept, done = [], set()
-    for line in output.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and "path" in record and "error" not in record:
-            kept.append(line)
-            done.add(os.path.abspath(record["path"]))
-    temporary = output.with_name(output.name + ".tmp")
-    temporary.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    temporary.replace(output)
-    return done
+    return resume(output, settings)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,7 +65,19 @@ def run(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         raise UsageError(f"--top-k must be >= 1, got {args.top_k}.")
     inputs = collect_inputs(args.paths)
-    done = read_done(args.output_file) if args.output_file else set()
+    if not args.output_file:
+        return classify_into(args, inputs)
+    check_output_path(args.output_file)
+    with OutputLock(args.output_file):  # held until every record is written: one writer per output file
+        read_records(args.output_file)  # refuse someone else's file before loading the model
+        return classify_into(args, inputs)
+
+
+def classify_into(args: argparse.Namespace, inputs: list) -> int:
+    """Classifies the `inputs` not yet in `args.output_file` (stdout when unset) and appends their records."""
+    model, extractor = load_model(args)
+    settings = {"weights_sha256": weights_sha256(model), "top_k": args.top_k, "precision": args.precision}
+    done = read_done(args.output_file, settings) if args.output_file else set()
     pending = [item for item in inputs if os.path.abspath(item.path) not in done]
     if args.output_file and len(pending) < len(inputs) and not args.quiet:
         print(
@@ -83,7 +87,6 @@ def run(args: argparse.Namespace) -> int:
     if not pending:
         return EXIT_OK
 
-    model, extractor = load_model(args)
     try:
         records = classify_files(
             model,
@@ -107,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
                     tqdm.write(f"soundnet classify: {record['error']}", file=sys.stderr)
                 else:
                     audio_seconds += record["duration_s"]
+                if "error" not in record:
+                    record = {**record, "model": str(args.model), **settings}
                 sink.write(json.dumps(record) + "\n")
                 sink.flush()  # a killed run resumes from what is on disk
                 bar.update(1)

@@ -83,8 +83,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def check_settings(output: Path, settings: dict) -> None:
     """Refuses to resume into a folder extracted with other settings; records the settings otherwise."""
     path = output / SETTINGS_FILE
+    if output.exists() and not output.is_dir():
+        raise UsageError(
+            f"--output-dir {output} is a file, not a folder; choose a folder (new or from an earlier run)."
+        )
     if path.is_file():
-        previous = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            previous = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise UsageError(
+                f"{path} is unreadable or not JSON ({err}); restore it, delete it to resume with the current "
+                "settings, or choose another --output-dir."
+            ) from err
+        if not isinstance(previous, dict):
+            raise UsageError(f"{path} is not a settings object; delete it or choose another --output-dir.")
         keys = ("layer", "format", "head_output", "repeat_to_seconds", "model")
         changed = {key: (previous.get(key), settings[key]) for key in keys if previous.get(key) != settings[key]}
         if changed:
@@ -92,8 +104,13 @@ def check_settings(output: Path, settings: dict) -> None:
                 f"{output} holds features extracted with other settings {changed} (old, new); "
                 "choose another --output-dir or the same settings to resume."
             )
-    output.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    except OSError as err:
+        raise UsageError(
+            f"cannot write to --output-dir {output} ({err}); fix its permissions or choose another."
+        ) from err
 
 
 def run(args: argparse.Namespace) -> int:
