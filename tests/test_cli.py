@@ -372,9 +372,10 @@ def short_clips(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def classify_argv(inputs: list, checkpoint: Path, output: Path, *extra: str) -> list[str]:
+def classify_argv(inputs: list, checkpoint: Path, output: Path, *extra: str, quiet: bool = True) -> list[str]:
+    """`soundnet classify` arguments; `quiet=False` keeps the resume summary ("N files already in ...")."""
     args = ["classify", *map(str, inputs), "--model", str(checkpoint), "--output-file", str(output)]
-    return [*args, "--batch-size", "1", "--num-workers", "0", "--quiet", *extra]
+    return [*args, "--batch-size", "1", "--num-workers", "0", *(["--quiet"] if quiet else []), *extra]
 
 
 # Runs `soundnet classify` with its decoding of one file held until a gate file exists: a real run, stalled
@@ -464,7 +465,7 @@ def test_kill_9_mid_run_then_resume_keeps_every_file_exactly_once(tiny_checkpoin
     with output.open("a") as handle:  # and a line torn by the kill, as a kill during a write leaves
         handle.write('{"path": "' + str(clips[len(written)]) + '", "dura')
 
-    resumed = run_script(["-m", "hf_soundnet.cli", *classify_argv(clips, tiny_checkpoint, output)])
+    resumed = run_script(["-m", "hf_soundnet.cli", *classify_argv(clips, tiny_checkpoint, output, quiet=False)])
     assert resumed.returncode == 0, resumed.stderr
     assert f"{len(written)} files already" in resumed.stderr
     assert sorted(r["path"] for r in classify_lines(output)) == sorted(map(str, clips))  # each exactly once
@@ -510,7 +511,7 @@ def test_resume_with_another_model_or_top_k_is_refused(tiny_checkpoint, tmp_path
     copy = tmp_path / "same_weights"  # the same weights from another path resume
     SoundNetForAudioClassification.from_pretrained(tiny_checkpoint).save_pretrained(copy)
     SoundNetFeatureExtractor.from_pretrained(tiny_checkpoint).save_pretrained(copy)
-    assert main(classify_argv(clips, copy, output, "--top-k", "2")) == 0
+    assert main(classify_argv(clips, copy, output, "--top-k", "2", quiet=False)) == 0
     assert "1 files already" in capsys.readouterr().err
     assert [Path(r["path"]).name for r in classify_lines(output)] == ["clip000.wav", "clip001.wav"]
 
