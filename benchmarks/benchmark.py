@@ -423,7 +423,8 @@ def bench_end_to_end(args, paths: list[Path], classifier, model_path: str | None
         del functions["pipeline"]
         skipped.append(_skipped("(a) end to end", what["pipeline"], f"no converted checkpoint at {args.model}"))
     output = folder / "predictions.jsonl"
-    cli = [sys.executable, "-m", "hf_soundnet.cli", "classify", str(listing), "--output-file", str(output), "--quiet"]
+    # Not --quiet: the run's own summary (its after-start-up rate) is read from stderr below.
+    cli = [sys.executable, "-m", "hf_soundnet.cli", "classify", str(listing), "--output-file", str(output)]
     cli += ["--model", model_path or args.model, *args.cli_options]
     cli_rates = []
 

@@ -162,8 +162,7 @@ def test_kill_9_during_build_loses_at_most_the_shard_in_progress(tmp_path, video
     videos, teachers = videos_and_teachers
     corpus = tmp_path / "corpus"
     command = [sys.executable, SCRIPT, "--videos", str(videos), "--output_dir", str(corpus), "--shard_size", "1"]
-    for teacher in teachers:
-        command += ["--teacher", teacher]
+    command += ["--teachers", *teachers]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300

@@ -236,7 +236,8 @@ def test_converter_pushes_the_released_weights_loadable_without_the_plugin(hub, 
     from hf_soundnet import load_audio
 
     output = tmp_path / "soundnet8"
-    convert = ["--checkpoint", str(sound8_npy), "--output-dir", str(output), "--push-to-hub", "someone/soundnet8"]
+    convert = ["--checkpoint", str(sound8_npy), "--output-dir", str(output), "--push-to-hub"]
+    convert += ["--hub-model-id", "someone/soundnet8"]
 
     # 1. The Hub is unreachable: exit 3, a message naming the repo, and a complete local checkpoint.
     failed = run_client([str(CONVERTER), *convert], hub_env(closed_port_endpoint(), tmp_path / "h0"))

@@ -170,7 +170,10 @@ def publish_trained_model(
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m hf_soundnet.hub", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m hf_soundnet.hub",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
     parser.add_argument("folder", type=Path, help="A saved SoundNet checkpoint (config, weights, preprocessor).")
     parser.add_argument("repo_id", metavar="HUB_MODEL_ID", help="Target model repo, `namespace/name`.")

@@ -27,7 +27,7 @@ COMMANDS = {"classify": classify, "extract": extract, "convert": convert}
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="soundnet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="soundnet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=doc.strip().splitlines()[0],
             description=doc,
             formatter_class=argparse.RawDescriptionHelpFormatter,
+            allow_abbrev=False,  # options are spelled whole: no prefix of one option stands for another
         )
         module.add_arguments(sub)
         sub.set_defaults(run=module.run)

@@ -192,8 +192,11 @@ def parse_dataclasses(parser, argv: Sequence[str] | None) -> tuple:
     """
     `parser.parse_args_into_dataclasses(argv)` (an `HfArgumentParser`) with every usage error exiting 2 with an
     argparse message, as plain argparse does: unknown options (for which `HfArgumentParser` raises a `ValueError`)
-    and values that a dataclass's `__post_init__` refuses (for example `TrainingArguments`' own checks).
+    and values that a dataclass's `__post_init__` refuses (for example `TrainingArguments`' own checks). Options
+    must be spelled whole: argparse's prefix matching would take an old `--teacher` for `--teachers` (keeping only the
+    last one) or `--output` for `--output_dir`.
     """
+    parser.allow_abbrev = False
     try:
         *outputs, remaining = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
     except (TypeError, ValueError) as err:  # raised by a dataclass's __post_init__
