@@ -203,7 +203,7 @@ def read_column(shard: str | os.PathLike, column: str) -> list[Any]:
     """One column of one shard (Parquet is columnar, so this does not read the audio)."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(shard, columns=[column]).column(column).to_pylist()
+    return pq.read_table(shard, columns=[column], use_threads=False).column(column).to_pylist()
 
 
 def read_shard_keys(shard: str | os.PathLike) -> list[str]:
