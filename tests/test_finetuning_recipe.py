@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_CONFIG
 from transformers import (
     AutoConfig,
     AutoModelForAudioClassification,
@@ -21,17 +22,7 @@ import hf_soundnet.configuration_soundnet
 from hf_soundnet import SoundNetConfig, SoundNetForAudioClassification
 
 
-TINY = {
-    "conv_channels": (4, 6, 8),
-    "conv_kernel_sizes": (8, 4, 4),
-    "conv_strides": (2, 2, 2),
-    "conv_paddings": (4, 2, 2),
-    "pool_kernel_sizes": (2, 1, 2),
-    "num_object_classes": 5,
-    "num_scene_classes": 3,
-    "head_kernel_size": 4,
-    "head_stride": 2,
-}
+TINY = TINY_CONFIG  # the tiny architecture of conftest's `tiny_config`
 LABELS = ["dog", "rain", "siren"]
 ID2LABEL = dict(enumerate(LABELS))
 LABEL2ID = {name: i for i, name in enumerate(LABELS)}

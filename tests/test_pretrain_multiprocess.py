@@ -134,7 +134,7 @@ def test_resume_skips_torn_checkpoints_and_truncated_shards(tmp_path, audio_dir)
     shard.write_bytes(shard.read_bytes()[:5000])
     strict = pretrain([sys.executable], *common, "--max-steps", "10", "--resume", "--strict", expect=1)
     assert shard.name in strict.stderr and "truncated" in strict.stderr and "Traceback" not in strict.stderr
-    result = pretrain([sys.executable], *common, "--max-steps", "10", "--resume")
+    result = pretrain([sys.executable], *common, "--max-steps", "10", "--resume", expect=1)  # trained, shard skipped
     assert f"{shard.name}: unreadable Parquet shard" in result.stderr
     state = json.loads((out / "checkpoint-10" / "trainer_state.json").read_text())
     assert state["log_history"][-1]["corrupt_shards"] >= 1, state["log_history"][-3:]
