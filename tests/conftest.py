@@ -35,6 +35,21 @@ def checkpoint_dir() -> Path:
     return Path(os.environ.get("SOUNDNET_CHECKPOINT", REPO_ROOT / "soundnet8"))
 
 
+def released_style_tiny_config():
+    """The tiny architecture configured as the released checkpoint is: pretrained heads, multi-label, labels
+    `object: o0..o4` then `scene: s0..s2`."""
+    from hf_soundnet import SoundNetConfig
+
+    names = [f"object: o{i}" for i in range(5)] + [f"scene: s{i}" for i in range(3)]
+    return SoundNetConfig(
+        **TINY_CONFIG,
+        classifier_type="pretrained_heads",
+        problem_type="multi_label_classification",
+        id2label=dict(enumerate(names)),
+        label2id={name: i for i, name in enumerate(names)},
+    )
+
+
 @pytest.fixture
 def tiny_config():
     """3 blocks, 4-8 channels, heads of 5 and 3 classes; the heads need 1,024+ samples."""

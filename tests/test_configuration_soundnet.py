@@ -5,6 +5,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+from conftest import released_style_tiny_config
 from huggingface_hub.errors import StrictDataclassClassValidationError
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.testing_utils import CaptureLogger
@@ -130,14 +131,7 @@ NEW_LABELS = {"id2label": {0: "dog", 1: "rain", 2: "siren"}, "label2id": {"dog":
 @pytest.fixture
 def released_style_config(tmp_path):
     """A saved config like the released checkpoint's: pretrained heads, multi-label, named labels."""
-    names = [f"object: o{i}" for i in range(5)] + [f"scene: s{i}" for i in range(3)]
-    config = SoundNetConfig(
-        **TINY,
-        classifier_type="pretrained_heads",
-        problem_type="multi_label_classification",
-        id2label=dict(enumerate(names)),
-        label2id={name: i for i, name in enumerate(names)},
-    )
+    config = released_style_tiny_config()
     config.save_pretrained(tmp_path)
     return tmp_path
 

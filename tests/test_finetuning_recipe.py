@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_CONFIG
+from conftest import TINY_CONFIG, released_style_tiny_config
 from transformers import (
     AutoConfig,
     AutoModelForAudioClassification,
@@ -19,7 +19,7 @@ from transformers import (
 from transformers.testing_utils import CaptureLogger
 
 import hf_soundnet.configuration_soundnet
-from hf_soundnet import SoundNetConfig, SoundNetForAudioClassification
+from hf_soundnet import SoundNetForAudioClassification
 
 
 TINY = TINY_CONFIG  # the tiny architecture of conftest's `tiny_config`
@@ -31,14 +31,7 @@ LABEL2ID = {name: i for i, name in enumerate(LABELS)}
 @pytest.fixture(scope="module")
 def heads_checkpoint(tmp_path_factory):
     """A tiny random model saved exactly as the released one is: pretrained heads, multi-label, 8 named labels."""
-    names = [f"object: o{i}" for i in range(5)] + [f"scene: s{i}" for i in range(3)]
-    config = SoundNetConfig(
-        **TINY,
-        classifier_type="pretrained_heads",
-        problem_type="multi_label_classification",
-        id2label=dict(enumerate(names)),
-        label2id={name: i for i, name in enumerate(names)},
-    )
+    config = released_style_tiny_config()
     torch.manual_seed(0)
     model = SoundNetForAudioClassification(config)
     path = tmp_path_factory.mktemp("heads_checkpoint")

@@ -97,21 +97,21 @@ def test_pretrain_single_process_and_errors(tmp_path, audio_dir):
     assert missing.returncode == 2 and "not a SoundNet corpus" in missing.stderr
 
 
+def tiny_run_arguments(tmp_path: Path, audio_dir: Path, num_shards: int, num_workers: int, shuffle_buffer: int):
+    """Writes a small corpus (`tmp_path/corpus`) and a tiny student config (`tmp_path/tiny`); returns pretrain.py's
+    arguments for them, writing to `tmp_path/out` (2 s crops, batch 4)."""
+    write_sound_corpus(
+        tmp_path / "corpus", sound_sources(audio_dir), 2.0, 1.0, records_per_shard=0, num_shards=num_shards
+    )
+    tiny_student_config().save_pretrained(tmp_path / "tiny")
+    common = ["--corpus", str(tmp_path / "corpus"), "--output-dir", str(tmp_path / "out")]
+    common += ["--model", str(tmp_path / "tiny"), "--crop-seconds", "2", "--per_device_train_batch_size", "4"]
+    return common + ["--dataloader_num_workers", str(num_workers), "--shuffle-buffer", str(shuffle_buffer)]
+
+
 def test_resume_skips_torn_checkpoints_and_truncated_shards(tmp_path, audio_dir):
     corpus, out = tmp_path / "corpus", tmp_path / "out"
-    write_sound_corpus(corpus, sound_sources(audio_dir), 2.0, 1.0, records_per_shard=0, num_shards=3)
-    tiny_student_config().save_pretrained(tmp_path / "tiny")
-    common = ["--corpus", str(corpus), "--output-dir", str(out), "--model", str(tmp_path / "tiny")]
-    common += [
-        "--crop-seconds",
-        "2",
-        "--per_device_train_batch_size",
-        "4",
-        "--dataloader_num_workers",
-        "0",
-        "--shuffle-buffer",
-        "0",
-    ]
+    common = tiny_run_arguments(tmp_path, audio_dir, num_shards=3, num_workers=0, shuffle_buffer=0)
     common += ["--logging-steps", "1", "--save-steps", "2", "--save-total-limit", "5"]
     pretrain([sys.executable], *common, "--max-steps", "4")
 
@@ -157,20 +157,8 @@ def kill_when(command: list[str], ready, timeout: float = 400) -> int:
 
 @pytest.mark.slow
 def test_kill_9_during_pretraining_loses_at_most_the_step_in_flight(tmp_path, audio_dir):
-    corpus, out = tmp_path / "corpus", tmp_path / "out"
-    write_sound_corpus(corpus, sound_sources(audio_dir), 2.0, 1.0, records_per_shard=0, num_shards=2)
-    tiny_student_config().save_pretrained(tmp_path / "tiny")
-    common = ["--corpus", str(corpus), "--output-dir", str(out), "--model", str(tmp_path / "tiny")]
-    common += [
-        "--crop-seconds",
-        "2",
-        "--per_device_train_batch_size",
-        "4",
-        "--dataloader_num_workers",
-        "1",
-        "--shuffle-buffer",
-        "8",
-    ]
+    out = tmp_path / "out"
+    common = tiny_run_arguments(tmp_path, audio_dir, num_shards=2, num_workers=1, shuffle_buffer=8)
     common += ["--logging-steps", "1", "--save-steps", "1", "--save-total-limit", "10"]
     script = str(REPO_ROOT / "examples" / "pretrain.py")
     # Killed the moment checkpoint-3's folder appears: usually in the middle of its save.
