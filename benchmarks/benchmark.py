@@ -7,10 +7,10 @@ Sections (ratios are against baselines measured in the same run):
       `classify_files` in this process (DataLoader workers decoding with torchcodec + `FastSoundNet`), and the
       `soundnet classify` CLI (a subprocess, start-up included, and its own after-start-up rate);
   (b) model forward: eager `SoundNetForPreTraining` (Conv-BN-ReLU-pool stack and heads) vs `FastSoundNet`, audio s/s,
-      GFLOP/s (`hf_soundnet.flops.forward_flops`) and share of the fp32 peak (estimated from lscpu, and measured as a
+      GFLOP/s (`hf_soundnet.inference.flops.forward_flops`) and share of the fp32 peak (estimated from lscpu, and measured as a
       large matmul's GFLOP/s: "attainable");
   (c) decode throughput per worker: torchcodec whole-file decode + soxr resample, progressive streaming decode, and the
-      pre-training stream (`hf_soundnet.data_pretraining`) when the [train] extra is installed;
+      pre-training stream (`hf_soundnet.pretraining.data`) when the [train] extra is installed;
   (d) distillation training step: `SoundNetForPreTraining` forward + backward + Adam on random teacher
       distributions, 20 s crops.
 
@@ -117,8 +117,8 @@ def load_models(model_path: str | None):
 
 # ------------------------------------------------------------------------------------------------------ (b) forward
 def bench_forward(args, pretraining, rows: list[dict]) -> None:
-    from hf_soundnet.fast_forward import FastSoundNet
-    from hf_soundnet.flops import forward_flops
+    from hf_soundnet.fast_forward_soundnet import FastSoundNet
+    from hf_soundnet.inference.flops import forward_flops
 
     fast = FastSoundNet.from_model(pretraining)
     samples = args.forward_seconds * pretraining.config.sampling_rate
@@ -200,7 +200,7 @@ def make_mp3s(count: int, cache: Path) -> list[Path]:
 
 def bench_decode(args, paths: list[Path], rows: list[dict]) -> None:
     from hf_soundnet import load_audio
-    from hf_soundnet.streaming import iter_file_waveform
+    from hf_soundnet.inference.streaming import iter_file_waveform
 
     torch.set_num_threads(1)
     paths = paths[: args.decode_files]  # a per-worker rate: a few dozen files measure it
@@ -240,8 +240,8 @@ CORPUS_CROP_SECONDS = 20.0
 def benchmark_corpus(paths: list[Path]) -> Path:
     """A corpus of the benchmark's clips (FLAC at 22,050 Hz, random 1000- and 401-class teacher rows), cached."""
     from hf_soundnet import load_audio
-    from hf_soundnet.corpus import CorpusInfo, TeacherInfo, save_corpus_info, shard_path, write_shard
-    from hf_soundnet.corpus_builder import encode_audio
+    from hf_soundnet.pretraining.corpus import CorpusInfo, TeacherInfo, save_corpus_info, shard_path, write_shard
+    from hf_soundnet.pretraining.corpus_builder import encode_audio
 
     corpus = default_cache() / f"corpus_{len(paths)}"
     if (corpus / "soundnet_corpus.json").is_file():
@@ -272,7 +272,7 @@ def benchmark_corpus(paths: list[Path]) -> Path:
 
 def read_corpus(corpus: Path) -> int:
     """Every example of the corpus through `pretraining_dataset` (what a DataLoader worker does)."""
-    from hf_soundnet.data_pretraining import pretraining_dataset
+    from hf_soundnet.pretraining.data import pretraining_dataset
 
     dataset = pretraining_dataset(corpus, crop_seconds=CORPUS_CROP_SECONDS, shuffle_buffer_size=0)
     return sum(1 for _ in dataset)
@@ -361,7 +361,7 @@ def pipeline_top1(paths: list[Path], model_path: str | None, classifier) -> list
 def library_top1(paths: list[Path], classifier, workers: int, threads: int, batch: int) -> list[int]:
     """The shipped `classify_files` (what `soundnet classify` runs): decoding workers feeding `FastSoundNet`."""
     from hf_soundnet import SoundNetFeatureExtractor
-    from hf_soundnet.file_classification import classify_files, head_labels
+    from hf_soundnet.inference.classify import classify_files, head_labels
 
     extractor = SoundNetFeatureExtractor(channel_mode="mean")  # as librosa's mono=True, for the agreement column
     scenes = {label: i for i, label in enumerate(head_labels(classifier.config)[1])}

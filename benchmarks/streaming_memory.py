@@ -36,8 +36,8 @@ def child(path: str, model: str, layers: list[str], chunk_seconds: float) -> Non
     import torch
     from tqdm.auto import tqdm
 
-    from hf_soundnet.fast_forward import FastSoundNet
-    from hf_soundnet.streaming import stream_file
+    from hf_soundnet.fast_forward_soundnet import FastSoundNet
+    from hf_soundnet.inference.streaming import stream_file
 
     fast = FastSoundNet.from_model(load_classifier(model)[0])
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -32,7 +32,7 @@ from transformers import HfArgumentParser
 from hf_soundnet import SoundNetFeatureExtractor
 from hf_soundnet.cli.common import EXIT_FAILED_FILES, EXIT_OK, EXIT_USAGE
 from hf_soundnet.cli.options import QUIET_HELP, HelpFormatter, parse_dataclasses, silenced
-from hf_soundnet.corpus import (
+from hf_soundnet.pretraining.corpus import (
     CORPUS_INFO_FILE,
     CorpusError,
     CorpusInfo,
@@ -40,7 +40,7 @@ from hf_soundnet.corpus import (
     load_corpus_info,
     save_corpus_info,
 )
-from hf_soundnet.corpus_builder import (
+from hf_soundnet.pretraining.corpus_builder import (
     VIDEO_EXTENSIONS,
     CorpusBuilder,
     find_videos,
@@ -48,8 +48,8 @@ from hf_soundnet.corpus_builder import (
     read_failures,
     set_aside_unreadable_shards,
 )
-from hf_soundnet.corpus_card import write_dataset_card
-from hf_soundnet.teachers import ImageTeacher, TeacherLoadError, parse_teacher_spec
+from hf_soundnet.pretraining.corpus_card import write_dataset_card
+from hf_soundnet.pretraining.teachers import ImageTeacher, TeacherLoadError, parse_teacher_spec
 
 
 @dataclass

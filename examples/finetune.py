@@ -39,15 +39,15 @@ from hf_soundnet.cli.options import (
     quiet_training,
     silenced,
 )
-from hf_soundnet.finetuning import (
+from hf_soundnet.downstream.finetuning import (
     AudioClassificationCollator,
     accuracy_metric,
     build_classifier,
     decode_labelled_audio,
     random_crop_transform,
 )
+from hf_soundnet.downstream.labelled_audio import load_labelled_audio
 from hf_soundnet.hub import publish_trained_model
-from hf_soundnet.labelled_audio import load_labelled_audio
 
 
 @dataclass

@@ -23,11 +23,11 @@ import numpy as np
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
-from hf_soundnet.batch_inference import load_model_and_extractor
 from hf_soundnet.cli.common import EXIT_FAILED_FILES, EXIT_OK, EXIT_USAGE
 from hf_soundnet.cli.options import QUIET_HELP, HelpFormatter, parse_dataclasses, silenced
-from hf_soundnet.labelled_audio import load_labelled_audio
-from hf_soundnet.linear_probe import cross_validate, extract_segments, make_folds
+from hf_soundnet.downstream.labelled_audio import load_labelled_audio
+from hf_soundnet.downstream.linear_probe import cross_validate, extract_segments, make_folds
+from hf_soundnet.inference.engine import load_model_and_extractor
 
 
 @dataclass

@@ -44,15 +44,21 @@ from hf_soundnet.cli.options import (
     silenced,
 )
 from hf_soundnet.conversion.convert import MODEL_CARDS
-from hf_soundnet.corpus import CorpusError, CorruptShardError, check_readable_shards, list_shards, load_corpus_info
-from hf_soundnet.data_pretraining import (
+from hf_soundnet.hub import publish_trained_model, render_model_card
+from hf_soundnet.pretraining.corpus import (
+    CorpusError,
+    CorruptShardError,
+    check_readable_shards,
+    list_shards,
+    load_corpus_info,
+)
+from hf_soundnet.pretraining.data import (
     CorruptRecordError,
     SoundNetPretrainingCollator,
     default_head_teachers,
     pretraining_dataset,
 )
-from hf_soundnet.hub import publish_trained_model, render_model_card
-from hf_soundnet.trainer_soundnet import (
+from hf_soundnet.pretraining.trainer import (
     SoundNetDistillationTrainer,
     distillation_training_defaults,
     resume_checkpoint,

@@ -98,8 +98,8 @@ def write_sound_corpus(
 
     Returns the records written.
     """
-    from hf_soundnet.corpus import CorpusInfo, TeacherInfo, save_corpus_info, shard_path, write_shard
-    from hf_soundnet.corpus_builder import encode_audio
+    from hf_soundnet.pretraining.corpus import CorpusInfo, TeacherInfo, save_corpus_info, shard_path, write_shard
+    from hf_soundnet.pretraining.corpus_builder import encode_audio
 
     num_classes = len(sources)
     info = CorpusInfo(

@@ -8,10 +8,10 @@ import torch
 from conftest import TINY_CONFIG
 
 from hf_soundnet import SoundNetConfig, SoundNetFeatureExtractor, SoundNetForAudioClassification, load_audio
-from hf_soundnet.batch_inference import AudioBatchCollator, AudioFileDataset, AudioItem, make_loader
+from hf_soundnet.audio.batches import AudioBatchCollator, AudioFileDataset, AudioItem, make_loader
 from hf_soundnet.cli import main
 from hf_soundnet.cli.common import default_parallelism
-from hf_soundnet.file_classification import classify_files
+from hf_soundnet.inference.classify import classify_files
 
 
 def test_collator_pads_with_the_extractors_value_and_keeps_lengths():

@@ -10,7 +10,7 @@ from conftest import REPO_ROOT
 from torch.utils.flop_counter import FlopCounterMode
 
 from hf_soundnet import SoundNetConfig, SoundNetForPreTraining
-from hf_soundnet.flops import forward_flops
+from hf_soundnet.inference.flops import forward_flops
 
 
 def test_forward_flops_match_torch_flop_counter(tiny_config):

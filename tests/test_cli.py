@@ -382,7 +382,7 @@ def classify_argv(inputs: list, checkpoint: Path, output: Path, *extra: str, qui
 # mid-run at a known point (the test then kills it, or starts a second run beside it), not a mock.
 GATED_RUN = """
 import os, sys, time
-import hf_soundnet.batch_inference as batch_inference
+import hf_soundnet.audio.batches as batch_inference
 from hf_soundnet.cli import main
 
 gate, held, load_audio = sys.argv[1], sys.argv[2], batch_inference.load_audio

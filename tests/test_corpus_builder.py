@@ -14,7 +14,7 @@ import torch
 from _helpers_corpus import make_tiny_teacher, make_video
 
 from hf_soundnet import load_audio
-from hf_soundnet.corpus import list_shards, load_corpus_info, read_column, teacher_array
+from hf_soundnet.pretraining.corpus import list_shards, load_corpus_info, read_column, teacher_array
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -110,7 +110,7 @@ def test_build_resumes_and_keeps_settings(tmp_path, videos_and_teachers):
     assert "2 videos listed as bad" in again.stderr  # still exit status 1: the corpus lacks them
     shards[-1].unlink()  # an interrupted build: the last shard never got written
     build([sys.executable], videos, corpus, teachers)
-    from hf_soundnet.corpus_builder import finished_keys
+    from hf_soundnet.pretraining.corpus_builder import finished_keys
 
     assert finished_keys(corpus) == set(GOOD) and len(list_shards(corpus)) == 2
 

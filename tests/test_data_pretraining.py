@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from hf_soundnet.corpus import CorpusInfo, TeacherInfo
-from hf_soundnet.corpus_builder import encode_audio
-from hf_soundnet.data_pretraining import CorruptRecordError, PretrainingExampleDecoder, crop_record, crop_steps_for
+from hf_soundnet.pretraining.corpus import CorpusInfo, TeacherInfo
+from hf_soundnet.pretraining.corpus_builder import encode_audio
+from hf_soundnet.pretraining.data import CorruptRecordError, PretrainingExampleDecoder, crop_record, crop_steps_for
 
 
 STEP = 10  # samples per teacher step in these tests

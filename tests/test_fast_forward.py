@@ -5,7 +5,7 @@ import torch
 from _helpers_parity import assert_scaled_close
 
 from hf_soundnet import SoundNetForAudioClassification, SoundNetForPreTraining, SoundNetModel
-from hf_soundnet.fast_forward import FastSoundNet
+from hf_soundnet.fast_forward_soundnet import FastSoundNet
 
 
 pytestmark = pytest.mark.numeric

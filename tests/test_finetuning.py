@@ -12,14 +12,14 @@ from _helpers_downstream import make_esc50_folder, run_script
 from conftest import REPO_ROOT
 
 from hf_soundnet import SoundNetFeatureExtractor
-from hf_soundnet.finetuning import AudioClassificationCollator, build_classifier, random_crop_transform
+from hf_soundnet.downstream.finetuning import AudioClassificationCollator, build_classifier, random_crop_transform
 
 
 def test_local_accuracy_module_offline_agrees_with_sklearn():
     import evaluate
     from sklearn.metrics import accuracy_score
 
-    from hf_soundnet.metrics import module_path
+    from hf_soundnet.downstream.metrics import module_path
 
     rng = np.random.default_rng(0)
     predictions, references = rng.integers(0, 4, 200), rng.integers(0, 4, 200)
@@ -38,7 +38,7 @@ def test_local_accuracy_module_offline_agrees_with_sklearn():
 
 
 def test_import_hf_soundnet_stays_light():
-    code = "import sys, hf_soundnet, hf_soundnet.metrics; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    code = "import sys, hf_soundnet, hf_soundnet.downstream.metrics; print(sorted({m.split('.')[0] for m in sys.modules}))"
     modules = json.loads(
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.replace(
             "'", '"'
@@ -96,7 +96,7 @@ def test_finetune_esc50_folder_above_chance(released_checkpoint, audio_dir, tmp_
 
 def test_esc50_folder_has_no_other_split(audio_dir, tmp_path):
     """An ESC-50-layout folder is one table: asking it for an evaluation split is an error, not the training data."""
-    from hf_soundnet.labelled_audio import load_labelled_audio
+    from hf_soundnet.downstream.labelled_audio import load_labelled_audio
 
     data = make_esc50_folder(tmp_path / "esc50", audio_dir)
     assert len(load_labelled_audio(str(data), split="train").labels) > 0

@@ -8,7 +8,7 @@ import pytest
 from _helpers_downstream import RECORDINGS, make_esc50_folder, run_script
 from conftest import REPO_ROOT
 
-from hf_soundnet.linear_probe import clip_scores, cross_validate, make_folds
+from hf_soundnet.downstream.linear_probe import clip_scores, cross_validate, make_folds
 
 
 PROBE = str(REPO_ROOT / "examples" / "linear_probe.py")

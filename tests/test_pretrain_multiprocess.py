@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from _helpers_corpus import sound_sources, tiny_student_config, write_sound_corpus
 
-from hf_soundnet.corpus import key_to_shard, list_shards
+from hf_soundnet.pretraining.corpus import key_to_shard, list_shards
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -7,9 +7,9 @@ from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
 import hf_soundnet  # noqa: F401  (registers the Auto classes)
 from hf_soundnet import SoundNetConfig, SoundNetFeatureExtractor
-from hf_soundnet.audio_io import load_audio
+from hf_soundnet.audio.decoding import load_audio
+from hf_soundnet.inference.streaming import receptive_fields
 from hf_soundnet.modeling_soundnet import block_output_lengths, conv_output_length
-from hf_soundnet.streaming import receptive_fields
 
 
 RATE = 22050

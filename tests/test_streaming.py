@@ -14,8 +14,8 @@ from hf_soundnet import (
     SoundNetForPreTraining,
     load_audio,
 )
-from hf_soundnet.fast_forward import FastSoundNet
-from hf_soundnet.streaming import (
+from hf_soundnet.fast_forward_soundnet import FastSoundNet
+from hf_soundnet.inference.streaming import (
     extract_streaming,
     iter_file_waveform,
     receptive_fields,

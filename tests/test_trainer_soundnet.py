@@ -10,15 +10,21 @@ import torch
 from _helpers_corpus import SR, sound_sources, tiny_student_config, write_sound_corpus
 
 from hf_soundnet import SoundNetForPreTraining, load_audio
-from hf_soundnet.corpus import CorruptShardError, list_shards, load_corpus_info, load_streaming_corpus, teacher_array
-from hf_soundnet.data_pretraining import (
+from hf_soundnet.losses import align_student_steps
+from hf_soundnet.pretraining.corpus import (
+    CorruptShardError,
+    list_shards,
+    load_corpus_info,
+    load_streaming_corpus,
+    teacher_array,
+)
+from hf_soundnet.pretraining.data import (
     CorruptRecordError,
     SoundNetPretrainingCollator,
     crop_record,
     pretraining_dataset,
 )
-from hf_soundnet.losses import align_student_steps
-from hf_soundnet.trainer_soundnet import (
+from hf_soundnet.pretraining.trainer import (
     SoundNetDistillationTrainer,
     checkpoint_problem,
     distillation_training_arguments,
@@ -88,7 +94,7 @@ def corrupt_some(corpus, keys: set[str]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from hf_soundnet.corpus import list_shards
+    from hf_soundnet.pretraining.corpus import list_shards
 
     for shard in list_shards(corpus):
         table = pq.read_table(shard)
@@ -125,7 +131,7 @@ def test_truncated_shard_is_skipped_named_and_counted(tmp_path, audio_dir, caplo
     records = write_sound_corpus(tmp_path / "corpus", sound_sources(audio_dir), 2.0, 1.0, records_per_shard=8)
     shards = list_shards(tmp_path / "corpus")
     assert len(shards) >= 3
-    from hf_soundnet.corpus import read_column
+    from hf_soundnet.pretraining.corpus import read_column
 
     lost = set(read_column(shards[1], "key"))
     truncate(shards[1])
@@ -134,7 +140,7 @@ def test_truncated_shard_is_skipped_named_and_counted(tmp_path, audio_dir, caplo
         tmp_path, tmp_path / "corpus", max_steps=1, batch_size=len(records) - len(lost), logging_steps=1
     )
     trainer.record_reads = True
-    with caplog.at_level(logging.WARNING, logger="hf_soundnet.corpus"):
+    with caplog.at_level(logging.WARNING, logger="hf_soundnet.pretraining.corpus"):
         trainer.train()
     assert set(trainer.read_keys) == {r["key"] for r in records} - lost
     assert trainer.corrupt_shards == 1 and trainer.corrupt_records == 0

@@ -1,14 +1,14 @@
 """hf-soundnet: SoundNet (Aytar, Vondrick, Torralba, NIPS 2016) for the Hugging Face ecosystem.
 
 Importing the package registers SoundNet with transformers' Auto classes and the audio-classification pipeline.
-Training and data modules (`hf_soundnet.trainer_soundnet`, `hf_soundnet.corpus`) are imported on demand so that
+Training and data modules (`hf_soundnet.pretraining.trainer`, `hf_soundnet.pretraining.corpus`) are imported on demand so that
 `import hf_soundnet` needs neither `datasets` nor `accelerate`.
 """
 
 import transformers
 from transformers import AutoConfig, AutoFeatureExtractor
 
-from .audio_io import AudioLoadError, load_audio
+from .audio.decoding import AudioLoadError, load_audio
 from .configuration_soundnet import SOUNDNET_VARIANTS, SoundNetConfig
 from .errors import SoundNetError
 from .feature_extraction_soundnet import SoundNetFeatureExtractor

@@ -17,7 +17,7 @@ _PCM_FULL_SCALE = {np.dtype(np.int8): 128.0, np.dtype(np.int16): 32768.0, np.dty
 CHANNEL_MODES = ("first", "mean")
 
 # soxr's quality preset for every resampling in the package (its default; librosa's `res_type="soxr_hq"`). Defined
-# here, not in `audio_io`, so that the feature extractor's code (copied into saved checkpoints for
+# here, not in `audio.decoding`, so that the feature extractor's code (copied into saved checkpoints for
 # `trust_remote_code=True`) imports no other module of the package.
 RESAMPLE_QUALITY = "HQ"
 
@@ -45,7 +45,7 @@ def check_channel_mode(channel_mode: str) -> None:
 
 def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """
-    Resamples with soxr (`RESAMPLE_QUALITY`); see `hf_soundnet.audio_io` for why soxr.
+    Resamples with soxr (`RESAMPLE_QUALITY`); see `hf_soundnet.audio.decoding` for why soxr.
 
     Args:
         audio: `np.ndarray` float32 of shape `(num_samples,)` or `(num_channels, num_samples)`.
@@ -98,7 +98,7 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
             they reach at least this duration; `None` or 0 disables every repetition (this one and `head_field`'s).
         head_field (`list[int]`, *optional*, defaults to `[65536, 320542, -55584]`): `[hop, size, offset]` in samples
             of the conv8 steps' receptive field (step `q` sees samples `[q * hop + offset, q * hop + offset + size)`),
-            SoundNet-8's, i.e. `hf_soundnet.streaming.receptive_fields(config)[-1]`; set it from that for another
+            SoundNet-8's, i.e. `hf_soundnet.inference.streaming.receptive_fields(config)[-1]`; set it from that for another
             layer table. `None` disables the continuation below.
         max_head_padding (`int`, *optional*, defaults to 22816): When the last conv8 step's field ends more than this
             many samples past the clip's end, the clip is continued cyclically to the end of that field. SoundNet-8's

@@ -11,7 +11,7 @@ With a SoundNet model it differs from upstream in what it accepts and what it an
   are reduced by the feature extractor's saved `channel_mode` (the original SoundNet took the first channel), and a
   file that cannot be decoded (empty, random bytes, text, video without audio) raises `AudioLoadError` naming it.
 - Files longer than `stream_longer_than` seconds (default 600) are not decoded whole: they are streamed through
-  `hf_soundnet.streaming` in chunks of 60 s with exact context, so memory stays bounded (a few chunks of audio and
+  `hf_soundnet.inference.streaming` in chunks of 60 s with exact context, so memory stays bounded (a few chunks of audio and
   the model's activations of one chunk) whatever the length, and the answer equals the whole-file forward up to the
   fast forward's float error (1e-4).
 - `datasets` Audio values (`ds[i]["audio"]`, a torchcodec `AudioDecoder`; `{"array", "sampling_rate"}` dicts at any
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from transformers import AudioClassificationPipeline
 
-from .audio_io import AudioLoadError, load_audio
+from .audio.decoding import AudioLoadError, load_audio
 
 
 # Seconds above which a file is streamed in chunks rather than decoded whole (as `soundnet extract` does).
@@ -157,8 +157,8 @@ class SoundNetAudioClassificationPipeline(AudioClassificationPipeline):
         per step summed as chunks arrive (pretrained heads), or the classifier layer's frames summed (linear
         classifier), so memory does not grow with the file's length.
         """
-        from .fast_forward import FastSoundNet
-        from .streaming import iter_file_waveform, stream_layers
+        from .fast_forward_soundnet import FastSoundNet
+        from .inference.streaming import iter_file_waveform, stream_layers
 
         model, extractor = self.model, self.feature_extractor
         fast = FastSoundNet.from_model(model).eval()

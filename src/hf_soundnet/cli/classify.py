@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..file_classification import classify_files
+from ..inference.classify import classify_files
 from .common import (
     EXIT_FAILED_FILES,
     EXIT_OK,

@@ -207,7 +207,7 @@ def default_model(quiet: bool = False) -> str:
 def load_model(args: argparse.Namespace):
     """`(model, feature_extractor)` for `args.model` (resolved with [`default_model`] when not given, and set in
     `args`) on `args.device`; a missing or broken checkpoint is a usage error."""
-    from ..batch_inference import load_model_and_extractor
+    from ..inference.engine import load_model_and_extractor
 
     if args.model is None:
         args.model = default_model(quiet=getattr(args, "quiet", False))

@@ -14,7 +14,7 @@ per frame with `path` (relative to the inputs' common folder, never absolute), `
 loadable with `datasets.load_dataset("parquet", data_dir=OUT)` and publishable with its `.push_to_hub`.
 
 Long files (over --stream-longer-than seconds, default 600) are streamed: decoded progressively and run in chunks
-with exact context (`hf_soundnet.streaming`), so hours of audio take bounded memory and give the same frames as a
+with exact context (`hf_soundnet.inference.streaming`), so hours of audio take bounded memory and give the same frames as a
 whole-file forward.
 
 Resumable: files whose output exists are skipped. Failed files are listed on stderr and in OUT/errors.jsonl.
@@ -33,10 +33,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..audio_io import AudioLoadError
-from ..batch_inference import AudioFileDataset, inference_engine, make_loader, run_batches
-from ..layer_features import HEAD_OUTPUTS, LayerSpec, clip_layer_features, head_channels, resolve_layer
-from ..streaming import concatenate_chunks, stream_file
+from ..audio.batches import AudioFileDataset, make_loader
+from ..audio.decoding import AudioLoadError
+from ..inference.engine import inference_engine, run_batches
+from ..inference.features import HEAD_OUTPUTS, LayerSpec, clip_layer_features, head_channels, resolve_layer
+from ..inference.streaming import concatenate_chunks, stream_file
 from .common import (
     EXIT_FAILED_FILES,
     EXIT_OK,

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .batch_inference import AudioFileDataset, make_loader
-from .configuration_soundnet import SOUNDNET_VARIANTS, SoundNetConfig
-from .feature_extraction_soundnet import SoundNetFeatureExtractor
+from ..audio.batches import AudioFileDataset, make_loader
+from ..configuration_soundnet import SOUNDNET_VARIANTS, SoundNetConfig
+from ..feature_extraction_soundnet import SoundNetFeatureExtractor
+from ..modeling_soundnet import SoundNetForAudioClassification
 from .labelled_audio import LabelledAudio
-from .modeling_soundnet import SoundNetForAudioClassification
 
 
 WAVEFORM_COLUMN = "waveform"

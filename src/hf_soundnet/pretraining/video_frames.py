@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import torch
 
-from .audio_io import ffmpeg_words
-from .errors import SoundNetError
+from ..audio.decoding import ffmpeg_words
+from ..errors import SoundNetError
 
 
 class VideoDecodeError(SoundNetError, ValueError):

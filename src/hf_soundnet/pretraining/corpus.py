@@ -23,7 +23,7 @@ One record (row) per video:
 
 Audio is stored as raw encoded bytes rather than `datasets.Audio` on purpose: `datasets` decodes `Audio` inside its
 iterator, where a corrupt record raises and ends the stream; bytes are decoded by the reader
-(`hf_soundnet.data_pretraining`), which skips and counts a bad record instead. For the same reason the stream reads
+(`hf_soundnet.pretraining.data`), which skips and counts a bad record instead. For the same reason the stream reads
 the shards itself (`iter_shard_records`, one `datasets` shard per file): `datasets`' Parquet reader raises on a
 truncated file, which ends the whole stream; here an unreadable shard is skipped with a warning naming it.
 """
@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import SoundNetError
+from ..errors import SoundNetError
 
 
 logger = logging.getLogger(__name__)

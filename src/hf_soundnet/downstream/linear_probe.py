@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from .batch_inference import AudioFileDataset, make_loader, run_batches
-from .layer_features import clip_layer_features, resolve_layer
+from ..audio.batches import AudioFileDataset, make_loader
+from ..inference.engine import run_batches
+from ..inference.features import clip_layer_features, resolve_layer
 
 
 def extract_segments(

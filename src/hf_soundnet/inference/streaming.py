@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio_io import RESAMPLE_QUALITY, AudioLoadError, ffmpeg_words
-from .configuration_soundnet import SoundNetConfig
-from .fast_forward import FastSoundNet
-from .feature_extraction_soundnet import check_channel_mode, downmix
-from .layer_features import HEAD_LAYER
-from .modeling_soundnet import conv_output_length
+from ..audio.decoding import RESAMPLE_QUALITY, AudioLoadError, ffmpeg_words
+from ..configuration_soundnet import SoundNetConfig
+from ..fast_forward_soundnet import FastSoundNet
+from ..feature_extraction_soundnet import check_channel_mode, downmix
+from ..modeling_soundnet import conv_output_length
+from .features import HEAD_LAYER
 
 
 @dataclass(frozen=True)
@@ -226,7 +226,7 @@ def iter_file_waveform(
     The file is read by one `ffmpeg` process at its own rate (the FFmpeg libraries torchcodec uses, so the same
     samples), cut into pieces of `piece_seconds`, reduced to mono by `channel_mode`, and resampled by one
     `soxr.ResampleStream`, whose output continues exactly where a single call on the whole waveform would (see
-    `hf_soundnet.audio_io`). Not torchcodec's `get_samples_played_in_range`: each call seeks from the start of an MP3,
+    `hf_soundnet.audio.decoding`). Not torchcodec's `get_samples_played_in_range`: each call seeks from the start of an MP3,
     so consecutive ranges cost time proportional to their position (1.6 s for a minute at 2 hours; a 3-hour file
     streamed at 22 audio s/s instead of 600).
 

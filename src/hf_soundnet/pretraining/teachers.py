@@ -6,7 +6,7 @@ import os
 import numpy as np
 import torch
 
-from .errors import SoundNetError
+from ..errors import SoundNetError
 
 
 # Default teacher names by position on the command line: SoundNet's two heads, then generic names.

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .batch_inference import AudioBatch, ForwardOutput, has_heads
+from ..audio.batches import AudioBatch
+from .engine import ForwardOutput, has_heads
 
 
 HEAD_LAYER = "conv8"

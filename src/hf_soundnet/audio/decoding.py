@@ -4,7 +4,7 @@ and `SoundNetAudioClassificationPipeline`.
 
 Why soxr rather than FFmpeg's resampler inside torchcodec (`AudioDecoder(sample_rate=...)`): reducing to mono first,
 soxr resamples only the channel the model reads (FFmpeg resamples every channel), and `soxr.ResampleStream` continues
-exactly where one call on the whole waveform would, so progressive decoding (`hf_soundnet.streaming`) gives the same
+exactly where one call on the whole waveform would, so progressive decoding (`hf_soundnet.inference.streaming`) gives the same
 samples bit for bit. Decoding a 30 s stereo MP3 at 22,050 Hz: 27.3 ms through FFmpeg's resampler, 25.6 ms as
 torchcodec at 44.1 kHz + soxr on the first channel (2-core EPYC). soxr at its "HQ" setting is also librosa's default
 resampler.
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SoundNetError
-from .feature_extraction_soundnet import RESAMPLE_QUALITY, check_channel_mode, downmix, resample
+from ..errors import SoundNetError
+from ..feature_extraction_soundnet import RESAMPLE_QUALITY, check_channel_mode, downmix, resample
 
 
 class AudioLoadError(SoundNetError, ValueError):

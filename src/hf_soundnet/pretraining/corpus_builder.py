@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .audio_io import AudioLoadError, load_audio
+from ..audio.decoding import AudioLoadError, load_audio
+from ..errors import SoundNetError
 from .corpus import (
     DATA_DIR,
     FAILURES_DIR,
@@ -34,7 +35,6 @@ from .corpus import (
     shard_path,
     write_shard,
 )
-from .errors import SoundNetError
 from .teachers import ImageTeacher
 from .video_frames import VideoDecodeError, iter_frames, step_times
 

@@ -12,10 +12,11 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
-from .batch_inference import AudioFileDataset, AudioSource, has_heads, make_loader, run_batches
-from .categories import OBJECT_PREFIX, SCENE_PREFIX
-from .feature_extraction_soundnet import SoundNetFeatureExtractor
-from .layer_features import clip_step_probabilities
+from ..audio.batches import AudioFileDataset, AudioSource, make_loader
+from ..categories import OBJECT_PREFIX, SCENE_PREFIX
+from ..feature_extraction_soundnet import SoundNetFeatureExtractor
+from .engine import has_heads, run_batches
+from .features import clip_step_probabilities
 
 
 def head_labels(config) -> tuple[list[str], list[str]]:

@@ -1,4 +1,4 @@
-"""Accuracy as a local `evaluate` module: `evaluate.load(hf_soundnet.metrics.module_path("accuracy"))`.
+"""Accuracy as a local `evaluate` module: `evaluate.load(hf_soundnet.downstream.metrics.module_path("accuracy"))`.
 
 `evaluate.load("accuracy")` fetches the module from the Hub and fails offline; this copy ships in the package and
 loads by path. It computes the fraction of predictions equal to their references (optionally weighted), as
@@ -24,7 +24,7 @@ Args:
 Returns:
     accuracy (`float`): in [0, 1] when `normalize`, else the (weighted) count of correct predictions.
 Example:
-    >>> metric = evaluate.load(hf_soundnet.metrics.module_path("accuracy"))
+    >>> metric = evaluate.load(hf_soundnet.downstream.metrics.module_path("accuracy"))
     >>> metric.compute(predictions=[0, 1, 2], references=[0, 1, 1])
     {'accuracy': 0.6666666666666666}
 """

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .audio_io import load_audio
+from ..audio.decoding import load_audio
+from ..errors import SoundNetError
 from .corpus import (
     CorpusError,
     CorpusInfo,
@@ -29,7 +30,6 @@ from .corpus import (
     load_streaming_corpus,
     teacher_array,
 )
-from .errors import SoundNetError
 
 
 logger = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ def pretraining_dataset(
     The corpus as a stream of training examples: shuffle buffer (over encoded records), then decode and crop.
 
     Args:
-        corpus_dir: a corpus folder (see `hf_soundnet.corpus`).
+        corpus_dir: a corpus folder (see `hf_soundnet.pretraining.corpus`).
         crop_seconds: crop length, a whole number of teacher steps (20 s).
         head_teachers: corpus teacher of each student head; defaults to `objects`/`scenes` when the corpus has them,
             else its first (and second) teacher.

@@ -1,7 +1,7 @@
 """Multiply-add count of a SoundNet forward, from the config's layer table (for throughput in GFLOP/s)."""
 
-from .configuration_soundnet import SoundNetConfig
-from .modeling_soundnet import conv_output_length
+from ..configuration_soundnet import SoundNetConfig
+from ..modeling_soundnet import conv_output_length
 
 
 def forward_flops(config: SoundNetConfig, num_samples: int, heads: bool = True) -> dict[str, int]:

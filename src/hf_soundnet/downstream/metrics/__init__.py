@@ -1,6 +1,6 @@
 """Metrics shipped as local `evaluate` modules, loaded by path so they work offline (`HF_HUB_OFFLINE=1`).
 
-`evaluate.load("accuracy")` downloads the module from the Hub; `hf_soundnet.metrics.load("accuracy")` loads the copy
+`evaluate.load("accuracy")` downloads the module from the Hub; `hf_soundnet.downstream.metrics.load("accuracy")` loads the copy
 in this package. `evaluate` is imported only when a metric is loaded.
 """
 

@@ -1,0 +1,1 @@
+"""Audio in: decoding files (`decoding`) and batching many sources (`batches`)."""

@@ -1,0 +1,141 @@
+"""The one model forward of batched inference, and the engine that runs it.
+
+Every model call of the `soundnet` CLI and of the linear probe goes through [`forward_batch`], which runs either the
+transformers model or the equivalent [`FastSoundNet`] that [`inference_engine`] builds from it, over the padded
+batches of `hf_soundnet.audio.batches`.
+"""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from torch.utils.data import DataLoader
+
+from ..audio.batches import AudioBatch
+from ..modeling_soundnet import has_heads, trunk_of
+
+
+class ForwardOutput(NamedTuple):
+    """
+    What [`forward_batch`] returns.
+
+    Args:
+        hidden_states: one `torch.FloatTensor` of shape `(batch_size, channels_i, frames_i)` per block that ran.
+        object_logits: `(batch_size, num_steps, num_object_classes)`, or None without heads or with `num_blocks`.
+        scene_logits: `(batch_size, num_steps, num_scene_classes)`, or None likewise.
+    """
+
+    hidden_states: tuple[torch.Tensor, ...]
+    object_logits: torch.Tensor | None
+    scene_logits: torch.Tensor | None
+
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def inference_engine(model: torch.nn.Module, fast: bool = True, precision: str = "fp32") -> torch.nn.Module:
+    """
+    What [`forward_batch`] runs: the model itself (`fast=False`, fp32 only), or a [`FastSoundNet`] built from its
+    weights (BN folded, GEMM first convolutions; equal to the eager model to 1e-4 in fp32), in `precision`
+    (`"fp32"`, `"bf16"` or `"fp16"`; the reduced ones agree to about 1e-2 and 2e-3 and pay off mostly on GPUs).
+    """
+    from ..fast_forward_soundnet import FastSoundNet
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}.")
+    if not fast:
+        if precision != "fp32":
+            raise ValueError("Reduced precision needs the fast forward (drop fast=False / --eager).")
+        return model
+    return FastSoundNet.from_model(model, compute_dtype=PRECISIONS[precision]).eval()
+
+
+@torch.inference_mode()
+def forward_batch(
+    model: torch.nn.Module,
+    input_values: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    num_blocks: int | None = None,
+) -> ForwardOutput:
+    """
+    The model forward of batched inference, for the transformers model or its [`FastSoundNet`].
+
+    Args:
+        model: a SoundNet model in eval mode (`SoundNetModel`, `SoundNetForPreTraining` or
+            `SoundNetForAudioClassification`), or the [`FastSoundNet`] that [`inference_engine`] built from one; the
+            conv8 heads run when it has them and all blocks run.
+        input_values: `torch.FloatTensor` of shape `(batch_size, num_samples)`, scaled waveforms.
+        attention_mask: `torch.LongTensor` of shape `(batch_size, num_samples)`, or None for an unpadded batch.
+        num_blocks: run only the first `num_blocks` blocks (and no heads).
+
+    Returns:
+        [`ForwardOutput`]: every block's output, and the per-step head logits.
+    """
+    from ..fast_forward_soundnet import FastSoundNet
+
+    if isinstance(model, FastSoundNet):
+        outputs = model(input_values, attention_mask=attention_mask, num_blocks=num_blocks)
+        return ForwardOutput(outputs.hidden_states, outputs.object_logits, outputs.scene_logits)
+    device = next(model.parameters()).device
+    input_values = input_values.to(device)
+    attention_mask = attention_mask.to(device) if attention_mask is not None else None
+    outputs = trunk_of(model)(
+        input_values, attention_mask=attention_mask, output_hidden_states=True, return_dict=True, num_blocks=num_blocks
+    )
+    object_logits = scene_logits = None
+    if has_heads(model) and (num_blocks is None or num_blocks >= model.config.num_blocks):
+        object_logits, scene_logits, _ = model._heads_forward(outputs.last_hidden_state, None)
+    return ForwardOutput(outputs.hidden_states, object_logits, scene_logits)
+
+
+def run_batches(
+    model: torch.nn.Module,
+    loader: DataLoader,
+    num_blocks: int | None = None,
+    fast: bool = True,
+    precision: str = "fp32",
+) -> Iterator[tuple[AudioBatch, ForwardOutput | None]]:
+    """
+    Yields each loader batch with its [`forward_batch`] output (None when every item of the batch failed), run by
+    [`inference_engine`]`(model, fast, precision)`.
+    """
+    batches = iter(loader)  # worker processes start decoding while the engine is built
+    engine = inference_engine(model, fast=fast, precision=precision)
+    for batch in batches:
+        output = None
+        if batch.items:
+            mask = batch.attention_mask if batch.is_padded else None  # an unpadded batch needs no mask
+            output = forward_batch(engine, batch.input_values, mask, num_blocks=num_blocks)
+        yield batch, output
+
+
+def load_model_and_extractor(name_or_path: str | os.PathLike, device: str = "cpu") -> tuple[Any, Any]:
+    """
+    Loads a SoundNet checkpoint (a directory or a Hub id) for inference through transformers' Auto classes.
+
+    Returns:
+        `(model, feature_extractor)`, the model in eval mode on `device`.
+    """
+    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+    path = Path(name_or_path)
+    if not path.exists() and str(name_or_path).count("/") != 1:
+        raise FileNotFoundError(
+            f"{name_or_path}: no such checkpoint directory. Convert the released weights with "
+            "`soundnet convert --output-dir soundnet8`, or pass a Hub id."
+        )
+    model = AutoModelForAudioClassification.from_pretrained(str(name_or_path)).eval().to(device)
+    extractor = AutoFeatureExtractor.from_pretrained(str(name_or_path))
+    return model, extractor
+
+
+__all__ = [
+    "PRECISIONS",
+    "ForwardOutput",
+    "forward_batch",
+    "inference_engine",
+    "load_model_and_extractor",
+    "run_batches",
+]
