@@ -8,8 +8,8 @@ from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 import hf_soundnet  # noqa: F401  (registers the Auto classes)
 from hf_soundnet import SoundNetConfig, SoundNetFeatureExtractor
 from hf_soundnet.audio.decoding import load_audio
-from hf_soundnet.inference.streaming import receptive_fields
-from hf_soundnet.modeling_soundnet import block_output_lengths, conv_output_length
+from hf_soundnet.configuration_soundnet import conv_output_length
+from hf_soundnet.modeling_soundnet import block_output_lengths
 
 
 RATE = 22050
@@ -41,20 +41,23 @@ def step_padding(config: SoundNetConfig, num_samples: int) -> tuple[int, int, fl
     )
     last_position = (last_frame * pool + pool - 1) * stride - padding + kernel - 1
     padded_positions = max(0, last_position + 1 - lengths[-2])
-    field = receptive_fields(config)[-1]
+    field = config.layer_table[-1]
     outside = max(
-        (max(0, -(q * field.hop + field.offset)) + max(0, q * field.hop + field.offset + field.size - num_samples))
-        / field.size
+        (
+            max(0, -(q * field.hop + field.offset))
+            + max(0, q * field.hop + field.offset + field.receptive_field - num_samples)
+        )
+        / field.receptive_field
         for q in range(steps)
     )
     return steps, padded_positions, outside
 
 
 def test_defaults_are_derived_from_the_layer_table():
-    fields = receptive_fields(SoundNetConfig())
+    fields = SoundNetConfig().layer_table
     head, feeding_block = fields[-1], fields[-3]  # conv8, and conv6: the input of conv7, the heads' input block
     extractor = SoundNetFeatureExtractor()
-    assert extractor.head_field == [head.hop, head.size, head.offset]
+    assert extractor.head_field == [head.hop, head.receptive_field, head.offset]
     assert extractor.max_head_padding == -feeding_block.offset
 
 

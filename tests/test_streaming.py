@@ -18,7 +18,6 @@ from hf_soundnet.fast_forward_soundnet import FastSoundNet
 from hf_soundnet.inference.streaming import (
     extract_streaming,
     iter_file_waveform,
-    receptive_fields,
     stream_file,
     stream_layers,
 )
@@ -26,12 +25,12 @@ from hf_soundnet.inference.streaming import (
 
 def test_receptive_fields_of_soundnet8_match_the_config_hops():
     config = SoundNetConfig()
-    fields = receptive_fields(config)
+    fields = config.layer_table
     assert [f.name for f in fields] == config.layer_names + ["conv8"]
     assert [f.hop for f in fields] == config.block_hops + [config.head_hop]
     # conv1 + pool1: 8 conv frames 2 samples apart, each 64 samples wide, padded by 32.
-    assert (fields[0].size, fields[0].offset) == (7 * 2 + 64, -32)
-    assert all(b.size > a.size and b.offset <= a.offset for a, b in zip(fields, fields[1:]))
+    assert (fields[0].receptive_field, fields[0].offset) == (7 * 2 + 64, -32)
+    assert all(b.receptive_field > a.receptive_field and b.offset <= a.offset for a, b in zip(fields, fields[1:]))
 
 
 def test_receptive_fields_bound_the_gradient_support(tiny_config):
@@ -41,17 +40,17 @@ def test_receptive_fields_bound_the_gradient_support(tiny_config):
     input_values = torch.randn(1, num_samples, requires_grad=True)
     outputs = model(input_values, output_hidden_states=True)
     tensors = list(outputs.hidden_states) + [outputs.object_logits.transpose(1, 2)]
-    for field, tensor in zip(receptive_fields(tiny_config), tensors):
+    for field, tensor in zip(tiny_config.layer_table, tensors):
         relative = set()
         for q in range(tensor.shape[-1]):
             (grad,) = torch.autograd.grad(tensor[0, :, q].sum(), input_values, retain_graph=True)
             support = grad[0].nonzero().flatten().tolist()
             start = q * field.hop + field.offset
-            assert all(start <= j < start + field.size for j in support), f"{field.name} frame {q}"
-            if start >= 0 and start + field.size <= num_samples:
+            assert all(start <= j < start + field.receptive_field for j in support), f"{field.name} frame {q}"
+            if start >= 0 and start + field.receptive_field <= num_samples:
                 relative.update(j - start for j in support)
         if relative:
-            assert min(relative) == 0 and max(relative) == field.size - 1, field.name
+            assert min(relative) == 0 and max(relative) == field.receptive_field - 1, field.name
 
 
 def _pieces(waveform: torch.Tensor, seed: int) -> list[torch.Tensor]:
@@ -95,14 +94,14 @@ def test_streaming_chunks_are_ordered_and_disjoint(tiny_config):
 
 def test_streaming_errors(tiny_config):
     fast = FastSoundNet.from_model(SoundNetForPreTraining(tiny_config).eval())
-    with pytest.raises(ValueError, match="Unknown layers"):
+    with pytest.raises(ValueError, match="Unknown layer "):
         extract_streaming(fast, torch.randn(5000), ["conv9"])
     with pytest.raises(ValueError, match="too short"):
         extract_streaming(fast, torch.randn(40), ["conv8"])
     with pytest.raises(ValueError, match="no samples"):
         extract_streaming(fast, [], ["conv1"])
     trunk_only = FastSoundNet.from_model(SoundNetForAudioClassification(tiny_config).eval())
-    with pytest.raises(ValueError, match="no conv8 heads"):
+    with pytest.raises(ValueError, match="needs the released object/scene heads"):
         extract_streaming(trunk_only, torch.randn(5000), ["conv8"])
     with pytest.raises(AudioLoadError, match="no such file"):
         next(iter_file_waveform("/nonexistent/file.mp3"))

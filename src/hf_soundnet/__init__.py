@@ -9,7 +9,7 @@ import transformers
 from transformers import AutoConfig, AutoFeatureExtractor
 
 from .audio.decoding import AudioLoadError, load_audio
-from .configuration_soundnet import SOUNDNET_VARIANTS, SoundNetConfig
+from .configuration_soundnet import SOUNDNET_VARIANTS, SoundNetConfig, SoundNetLayerInfo
 from .errors import SoundNetError
 from .feature_extraction_soundnet import SoundNetFeatureExtractor
 from .modeling_soundnet import (
@@ -17,6 +17,7 @@ from .modeling_soundnet import (
     SoundNetForAudioClassification,
     SoundNetForPreTraining,
     SoundNetForPreTrainingOutput,
+    SoundNetIntermediatesOutput,
     SoundNetModel,
     SoundNetModelOutput,
     SoundNetPreTrainedModel,
@@ -28,12 +29,12 @@ __version__ = "0.1.0"  # the only place the version is written (pyproject reads 
 
 # Registration with the Auto classes, and code upload: `save_pretrained` copies the module files and writes
 # `auto_map`, so a saved or pushed checkpoint also loads with `trust_remote_code=True` where hf_soundnet is not
-# installed. The model classes come from one table, `SoundNetPreTrainedModel._remote_code_auto_map`.
+# installed. The model classes come from one table, `SoundNetPreTrainedModel.auto_classes`.
 AutoConfig.register("soundnet", SoundNetConfig, exist_ok=True)
 SoundNetConfig.register_for_auto_class("AutoConfig")
 AutoFeatureExtractor.register(SoundNetConfig, SoundNetFeatureExtractor, exist_ok=True)
 SoundNetFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
-for _auto_name, _class_name in SoundNetPreTrainedModel._remote_code_auto_map.items():
+for _auto_name, _class_name in SoundNetPreTrainedModel.auto_classes.items():
     _model_class = globals()[_class_name]
     getattr(transformers, _auto_name).register(SoundNetConfig, _model_class, exist_ok=True)
     _model_class.register_for_auto_class(_auto_name)
@@ -65,9 +66,11 @@ __all__ = [
     "SoundNetConfig",
     "SoundNetError",
     "SoundNetFeatureExtractor",
+    "SoundNetLayerInfo",
     "SoundNetForAudioClassification",
     "SoundNetForPreTraining",
     "SoundNetForPreTrainingOutput",
+    "SoundNetIntermediatesOutput",
     "SoundNetModel",
     "SoundNetModelOutput",
     "SoundNetPreTrainedModel",

@@ -6,6 +6,8 @@ is a fully convolutional network over raw 22,050 Hz waveforms. The 8-layer defin
 and conv8 has two heads (1000 ImageNet objects and 401 Places scenes).
 """
 
+import dataclasses
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from huggingface_hub.dataclasses import strict
@@ -14,6 +16,9 @@ from transformers.utils import logging
 
 
 logger = logging.get_logger(__name__)
+
+# The layer name of the conv8 object and scene heads (the last row of the layer table).
+HEAD_LAYER = "conv8"
 
 # Fields whose assignment after construction is checked against `classifier_type` (see `__setattr__`).
 _LABEL_FIELDS = ("id2label", "classifier_type", "num_object_classes", "num_scene_classes")
@@ -35,11 +40,77 @@ SOUNDNET_VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
+def conv_output_length(length, kernel: int, stride: int, padding: int):
+    """
+    Floor formula of a convolution, `(length + 2 * padding - kernel) // stride + 1`, clamped at 0.
+
+    Args:
+        length (`int` or `torch.LongTensor` of any shape): input frames.
+
+    Returns:
+        the output frames, of the same type and shape.
+    """
+    frames = (length + 2 * padding - kernel) // stride + 1
+    return max(0, frames) if isinstance(frames, int) else frames.clamp(min=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class SoundNetLayerInfo:
+    """
+    One row of the layer table (in the spirit of timm's `feature_info`): a convolutional block, or the conv8 heads.
+
+    Frame `q` of the layer's output sees the input samples `[q * hop + offset, q * hop + offset + receptive_field)`
+    (`offset <= 0` comes from the zero padding).
+
+    Args:
+        name: the name the layer was asked by (`conv{i}`, `pool{i}` for a pooled block, `conv8` for the heads).
+        index: position of the block's output in `hidden_states`; `num_blocks` for the heads.
+        in_channels: channels in (1 for conv1).
+        channels: channels out (for the heads: objects then scenes).
+        kernel_size, stride, padding: the convolution's.
+        pool: max-pool kernel and stride after the ReLU (1: no pool; always 1 for the heads).
+        hop: input samples between consecutive output frames.
+        receptive_field: input samples one output frame sees.
+        offset: first input sample of frame 0's field.
+        aliases: the other names of the layer (`pool{i}` of a pooled block).
+        is_head: whether this is the conv8 heads' row.
+    """
+
+    name: str
+    index: int
+    in_channels: int
+    channels: int
+    kernel_size: int
+    stride: int
+    padding: int
+    pool: int
+    hop: int
+    receptive_field: int
+    offset: int
+    aliases: tuple[str, ...] = ()
+    is_head: bool = False
+
+    @property
+    def num_blocks(self) -> int:
+        """How many convolutional blocks must run to compute this layer (all of them for the heads)."""
+        return self.index if self.is_head else self.index + 1
+
+    def conv_length(self, length):
+        """Frames out of the layer's convolution (before its pool) for `length` frames in (`int` or tensor)."""
+        return conv_output_length(length, self.kernel_size, self.stride, self.padding)
+
+    def output_length(self, length):
+        """Frames out of the layer (after its pool) for `length` frames into it (`int` or `torch.LongTensor`)."""
+        return self.conv_length(length) // self.pool
+
+
 @strict
 class SoundNetConfig(PreTrainedConfig):
     r"""
-    Configuration of a SoundNet model. The per-layer lists form the layer table that builds the network, computes its
-    output lengths and names its layers (`conv1`, `conv2`, ...; a block followed by a pool is also `pool{i}`).
+    Configuration of a SoundNet model. The per-layer lists derive the layer table ([`SoundNetConfig.layer_table`]:
+    one [`SoundNetLayerInfo`] per block and one for the heads) that builds the network, computes its output lengths,
+    receptive fields and FLOPs, and names its layers (`conv1`, `conv2`, ...; a block followed by a pool is also
+    `pool{i}`; the heads are `conv8`); [`SoundNetConfig.get_layer`] resolves a name.
 
     Args:
         conv_channels (`tuple[int, ...]`, *optional*, defaults to `(16, 32, 64, 128, 256, 512, 1024)`):
@@ -232,16 +303,106 @@ class SoundNetConfig(PreTrainedConfig):
         return self.num_object_classes + self.num_scene_classes
 
     @property
+    def layer_table(self) -> tuple[SoundNetLayerInfo, ...]:
+        """
+        One [`SoundNetLayerInfo`] per block (`conv1` .. `conv{num_blocks}`), then one for the heads (`conv8`).
+
+        A layer with kernel `k`, stride `s`, padding `p` and pool `m` over a layer of hop `H`, receptive field `R` and
+        offset `O` has hop `H * s * m`, receptive field `R + ((m - 1) * s + k - 1) * H` and offset `O - p * H`.
+        """
+        rows = [
+            (f"conv{i + 1}", channels, kernel, stride, padding, pool)
+            for i, (channels, kernel, stride, padding, pool) in enumerate(
+                zip(
+                    self.conv_channels,
+                    self.conv_kernel_sizes,
+                    self.conv_strides,
+                    self.conv_paddings,
+                    self.pool_kernel_sizes,
+                )
+            )
+        ]
+        rows.append(
+            (HEAD_LAYER, self.num_pretrained_labels, self.head_kernel_size, self.head_stride, self.head_padding, 1)
+        )
+        table, in_channels, hop, size, offset = [], 1, 1, 1, 0
+        for index, (name, channels, kernel, stride, padding, pool) in enumerate(rows):
+            size += ((pool - 1) * stride + kernel - 1) * hop
+            offset -= padding * hop
+            hop *= stride * pool
+            is_head = index == len(rows) - 1
+            aliases = (f"pool{index + 1}",) if pool > 1 else ()
+            table.append(
+                SoundNetLayerInfo(
+                    name,
+                    index,
+                    in_channels,
+                    channels,
+                    kernel,
+                    stride,
+                    padding,
+                    pool,
+                    hop,
+                    size,
+                    offset,
+                    aliases,
+                    is_head,
+                )
+            )
+            in_channels = channels
+        return tuple(table)
+
+    @property
     def layer_names(self) -> list[str]:
         """Canonical names of the block outputs, in order: `conv1` .. `conv{num_blocks}`."""
-        return [f"conv{i + 1}" for i in range(self.num_blocks)]
+        return [layer.name for layer in self.layer_table[:-1]]
 
     @property
     def layer_name_to_index(self) -> dict[str, int]:
         """Maps `conv{i}` and, for pooled blocks, `pool{i}` to the index of the block's output in `hidden_states`."""
-        names = {name: i for i, name in enumerate(self.layer_names)}
-        names.update({f"pool{i + 1}": i for i, pool in enumerate(self.pool_kernel_sizes) if pool > 1})
-        return names
+        return {name: layer.index for layer in self.layer_table[:-1] for name in (layer.name, *layer.aliases)}
+
+    def get_layer(self, name: str | int, heads_available: bool = True) -> SoundNetLayerInfo:
+        """
+        The layer table's row for `name` (`conv{i}`, `pool{i}`, or `conv8` for the heads; or a row number), with
+        `name` as asked. The one resolver of layer names: every command, library call and model method uses it.
+
+        Args:
+            name: the layer's name, or its row in `layer_table`.
+            heads_available: whether the model that will compute the layer has the conv8 heads.
+
+        Raises:
+            ValueError: an unknown name, or `conv8` when `heads_available` is False; the message lists the choices.
+        """
+        for layer in self.layer_table:
+            if name == layer.name or name in layer.aliases or (isinstance(name, int) and name == layer.index):
+                if layer.is_head and not heads_available:
+                    break
+                return layer if isinstance(name, int) else dataclasses.replace(layer, name=name)
+        choices = [*self.layer_name_to_index, *([HEAD_LAYER] if heads_available else [])]
+        reason = (
+            f"Layer {HEAD_LAYER!r} needs the released object/scene heads, which this model has not "
+            f"(classifier_type={self.classifier_type!r})"
+            if name in (HEAD_LAYER, self.num_blocks)
+            else f"Unknown layer {name!r}"
+        )
+        raise ValueError(f"{reason}; choose one of {choices}.")
+
+    def layers_to_run(
+        self, indices: Sequence[str | int] | None = None, stop_early: bool = False, heads_available: bool = True
+    ) -> tuple[int, bool]:
+        """
+        `(blocks to run, whether to run the heads)` for the layers `indices` (names or rows, see [`get_layer`]; None:
+        every block, and the heads when available); with `stop_early`, only as far as the deepest one.
+        """
+        if indices is None:
+            return self.num_blocks, heads_available
+        layers = [self.get_layer(index, heads_available=heads_available) for index in indices]
+        if not layers:
+            raise ValueError("`indices` names no layer; pass None for all of them.")
+        heads = any(layer.is_head for layer in layers)
+        num_blocks = max(layer.num_blocks for layer in layers) if stop_early else self.num_blocks
+        return num_blocks, heads
 
     @property
     def classifier_layer_index(self) -> int:
@@ -251,16 +412,12 @@ class SoundNetConfig(PreTrainedConfig):
     @property
     def block_hops(self) -> list[int]:
         """Hop, in input samples, between consecutive frames of each block's output."""
-        hops, hop = [], 1
-        for stride, pool in zip(self.conv_strides, self.pool_kernel_sizes):
-            hop *= stride * pool
-            hops.append(hop)
-        return hops
+        return [layer.hop for layer in self.layer_table[:-1]]
 
     @property
     def head_hop(self) -> int:
         """Hop, in input samples, between consecutive steps of the conv8 heads."""
-        return self.block_hops[-1] * self.head_stride
+        return self.layer_table[-1].hop
 
 
-__all__ = ["SOUNDNET_VARIANTS", "SoundNetConfig"]
+__all__ = ["HEAD_LAYER", "SOUNDNET_VARIANTS", "SoundNetConfig", "SoundNetLayerInfo", "conv_output_length"]

@@ -19,11 +19,11 @@
    heads are one GEMM.
 
 Hand-written because no library does this: oneDNN has no fused conv+maxpool for 1-D convolutions and
-`torch.compile` (inductor, CPU) keeps conv1 a one-channel strided convolution. Measured on 8 x 30 s, 2 threads: eager
-681 audio s/s, `torch.compile(model)` 971 audio s/s after 24 s of compilation, this module 2,272 audio s/s with no
-compilation (a CLI pays compile time on every run, so it is not used here).
+`torch.compile` (inductor, CPU) keeps conv1 a one-channel strided convolution, and a CLI would pay its compilation on
+every run (README, "Benchmarks", compares the three).
 
-Outputs match [`SoundNetModel`] with `output_hidden_states=True`, including `attention_mask` semantics (input and
+Outputs ([`SoundNetIntermediatesOutput`], the type of the models' `forward_intermediates`, lengths included) match
+[`SoundNetModel`] with `output_hidden_states=True`, including `attention_mask` semantics (input and
 every block's frames past each clip's valid length are zeroed), and the conv8 heads match
 `SoundNetForPreTraining`'s `object_logits`/`scene_logits`, within 1e-4 relative to each layer's scale
 (`tests/test_fast_forward.py`).
@@ -34,87 +34,63 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers.utils import ModelOutput
 
-from .configuration_soundnet import SoundNetConfig
-from .modeling_soundnet import SoundNetModel, block_output_lengths, conv_output_length, has_heads, trunk_of
+from .configuration_soundnet import SoundNetConfig, SoundNetLayerInfo
+from .modeling_soundnet import (
+    SoundNetIntermediatesMixin,
+    SoundNetIntermediatesOutput,
+    SoundNetModel,
+    block_output_lengths,
+)
 
 
 # Bytes of one tile's GEMM input and output on CPU (rows x (K + N) floats): 4,096 rows of conv1 (80 inputs, 8 x 16
-# outputs) are 3.4 MB, the fastest on a 2-core EPYC with 1 MB of L2 per core and a shared L3 (8 x 30 s of conv1:
-# 1,024 rows 66 ms, 4,096 rows 59 ms, 16,384 rows 70 ms, untiled 156 ms).
+# outputs), small enough that the pre-pool output stays in a core's L2 cache before the max reduces it (README,
+# "Benchmarks", has the tile sizes compared).
 DEFAULT_TILE_BYTES = 4096 * (80 + 128) * 4
 
 
 @dataclass(frozen=True)
 class FastBlockSpec:
-    """One row of the layer table as the fast path computes it (see the module docstring)."""
+    """
+    How the fast path computes one row of the config's layer table (see the module docstring).
 
-    in_channels: int
-    out_channels: int
-    kernel: int
-    stride: int
-    padding: int
-    pool: int
-    group: int  # conv frames computed per GEMM row (divides `pool`): `pool` = polyphase, 1 = plain im2col
-    method: str = "gemm"  # "gemm": time-major tiled GEMM; "conv": oneDNN convolution, channels first
+    Args:
+        layer: the row ([`SoundNetLayerInfo`]).
+        group: conv frames computed per GEMM row (divides the pool): the pool = polyphase, 1 = plain im2col.
+        method: `"gemm"` (time-major tiled GEMM) or `"conv"` (oneDNN convolution, channels first).
+    """
+
+    layer: SoundNetLayerInfo
+    group: int
+    method: str = "gemm"
 
     @property
     def span(self) -> int:
         """
         Input frames one GEMM row reads: `(group - 1) * stride + kernel`, rounded up (by at most 15 frames of zero
-        weights) so that a row holds a multiple of 16 floats: PyTorch copies such strided windows about 25x faster
-        (measured: conv1 windows of 78 samples 516 us per 4,096 rows, of 80 samples 18 us).
+        weights) so that a row holds a multiple of 16 floats, which PyTorch copies as strided windows far faster than
+        an odd width.
         """
-        span = (self.group - 1) * self.stride + self.kernel
+        layer = self.layer
+        span = (self.group - 1) * layer.stride + layer.kernel_size
         for extra in range(16):
-            if (span + extra) * self.in_channels % 16 == 0:
+            if (span + extra) * layer.in_channels % 16 == 0:
                 return span + extra
         return span
 
     @property
     def right_padding(self) -> int:
         """Zero frames after the input: the convolution's padding plus the frames added by `span`'s rounding."""
-        return self.padding + self.span - ((self.group - 1) * self.stride + self.kernel)
-
-    def output_length(self, length: int) -> int:
-        """Frames out of the block (after its pool) for `length` frames in."""
-        return conv_output_length(length, self.kernel, self.stride, self.padding) // self.pool
-
-
-@dataclass
-class FastSoundNetOutput(ModelOutput):
-    """
-    Args:
-        last_hidden_state (`torch.FloatTensor` of shape `(batch_size, channels, frames)`):
-            Output of the last block computed.
-        hidden_states (`tuple(torch.FloatTensor)`):
-            Every computed block's output `(batch_size, channels_i, frames_i)`, indexed as
-            `SoundNetModel(..., output_hidden_states=True).hidden_states` (views of time-major tensors, so not
-            contiguous; call `.contiguous()` if needed).
-        object_logits (`torch.FloatTensor` of shape `(batch_size, num_steps, num_object_classes)`, *optional*):
-            conv8 object logits, as `SoundNetForPreTraining`; only when the model has heads and all blocks ran.
-        scene_logits (`torch.FloatTensor` of shape `(batch_size, num_steps, num_scene_classes)`, *optional*):
-            conv8_2 scene logits.
-        output_lengths (`torch.LongTensor` of shape `(batch_size,)`, *optional*):
-            Valid frames of `last_hidden_state` per clip (with an `attention_mask`).
-        step_lengths (`torch.LongTensor` of shape `(batch_size,)`, *optional*):
-            Valid head steps per clip (with an `attention_mask` and heads).
-    """
-
-    last_hidden_state: torch.FloatTensor | None = None
-    hidden_states: tuple[torch.FloatTensor, ...] | None = None
-    object_logits: torch.FloatTensor | None = None
-    scene_logits: torch.FloatTensor | None = None
-    output_lengths: torch.LongTensor | None = None
-    step_lengths: torch.LongTensor | None = None
+        layer = self.layer
+        return layer.padding + self.span - ((self.group - 1) * layer.stride + layer.kernel_size)
 
 
 def _max_pool_rows(products: torch.Tensor, out: torch.Tensor) -> None:
     """
     `out = products.amax(1)` for `products` `(frames, pool, channels)` and `out` `(frames, channels)`, written as a
-    chain of elementwise maxima: 6x faster than `amax` over the middle dimension (measured 73 us vs 449 us for
-    4,096 x 8 x 16 floats on one core).
+    chain of elementwise maxima, which read each row once in order: several times faster than `amax` over the middle
+    dimension.
     """
     pool = products.shape[1]
     if pool == 1:
@@ -129,8 +105,8 @@ def default_group(in_channels: int, pool: int) -> int:
     """
     Conv frames per GEMM row. Polyphase (`group = pool`) pays off when the input is narrow (conv1: one channel, the
     Toeplitz zeros cost 22% extra FLOPs but turn a memory-bound convolution into a GEMM); for wider inputs two frames
-    per row (when the pool is even) widen the GEMM and halve the im2col copy for 6% extra FLOPs (measured on conv2,
-    4,096 conv frames on one core: 1,930 us with one frame per row, 1,617 us with two, 2,003 us with eight).
+    per row (when the pool is even) widen the GEMM and halve the im2col copy for 6% extra FLOPs, the fastest of one,
+    two and eight frames per row on conv2.
     """
     if in_channels == 1:
         return pool
@@ -141,7 +117,7 @@ def default_method(in_channels: int) -> str:
     """
     How a block is computed. The tiled GEMM wins where the input is narrow (conv1, conv2: 1 and 16 channels, most of
     the FLOPs); from 32 input channels on, oneDNN's convolution on channels-first input needs no im2col copy and is
-    faster (measured on 8 x 30 s, 2 threads: conv3..conv7 33 ms as GEMMs, about 20 ms as oneDNN convolutions).
+    faster.
     """
     return "gemm" if in_channels < 32 else "conv"
 
@@ -161,7 +137,7 @@ def block_weight_matrix(weight: torch.Tensor, spec: FastBlockSpec) -> torch.Tens
     matrix = weight.new_zeros(spec.span, in_c, spec.group, out_c)
     taps = weight.permute(2, 1, 0)  # (kernel, in_channels, out_channels)
     for j in range(spec.group):
-        matrix[j * spec.stride : j * spec.stride + kernel, :, j, :] = taps
+        matrix[j * spec.layer.stride : j * spec.layer.stride + kernel, :, j, :] = taps
     return matrix.reshape(spec.span * in_c, spec.group * out_c)
 
 
@@ -174,7 +150,7 @@ def fold_batch_norm(conv: nn.Conv1d, norm: nn.BatchNorm1d) -> tuple[torch.Tensor
     return weight, bias
 
 
-class FastSoundNet(nn.Module):
+class FastSoundNet(SoundNetIntermediatesMixin, nn.Module):
     """
     Inference-only SoundNet trunk (and conv8 heads) built from a trained model's weights; see the module docstring.
 
@@ -231,28 +207,25 @@ class FastSoundNet(nn.Module):
             groups: conv frames per GEMM row for each block (defaults to `default_group`); each must divide the pool.
             methods: `"gemm"` or `"conv"` for each block (defaults to `default_method`).
         """
-        trunk = trunk_of(model)
-        if not isinstance(trunk, SoundNetModel):
+        if not isinstance(getattr(model, "base_model", None), SoundNetModel):
             raise TypeError(f"Expected a SoundNet model, got {type(model).__name__}.")
+        trunk = model.base_model
         config = trunk.config
         device = torch.device(device) if device is not None else next(trunk.parameters()).device
         blocks = []
-        for i, block in enumerate(trunk.blocks):
-            in_c, out_c, kernel = block.conv.in_channels, block.conv.out_channels, block.conv.kernel_size[0]
-            pool = config.pool_kernel_sizes[i]
-            group = groups[i] if groups is not None else default_group(in_c, pool)
-            if pool % group:
-                raise ValueError(f"groups[{i}]={group} must divide the block's pool {pool}.")
-            method = methods[i] if methods is not None else default_method(in_c)
+        for i, (block, layer) in enumerate(zip(trunk.blocks, config.layer_table)):
+            group = groups[i] if groups is not None else default_group(layer.in_channels, layer.pool)
+            if layer.pool % group:
+                raise ValueError(f"groups[{i}]={group} must divide the block's pool {layer.pool}.")
+            method = methods[i] if methods is not None else default_method(layer.in_channels)
             if method not in ("gemm", "conv"):
                 raise ValueError(f"methods[{i}]={method!r}: choose 'gemm' or 'conv'.")
-            stride, padding = block.conv.stride[0], block.conv.padding[0]
-            spec = FastBlockSpec(in_c, out_c, kernel, stride, padding, pool, group if method == "gemm" else 1, method)
+            spec = FastBlockSpec(layer, group if method == "gemm" else 1, method)
             weight, bias = fold_batch_norm(block.conv, block.norm)
             weight = block_weight_matrix(weight, spec) if method == "gemm" else weight
             blocks.append((spec, weight.float(), bias.float()))
         head = None
-        if has_heads(model):
+        if model.has_heads:
             weight = torch.cat([model.object_head.weight, model.scene_head.weight]).float()  # (classes, C, k)
             bias = torch.cat([model.object_head.bias, model.scene_head.bias]).float()
             head = (weight.permute(2, 1, 0).reshape(-1, weight.shape[0]), bias)  # (kernel * C, classes)
@@ -270,9 +243,9 @@ class FastSoundNet(nn.Module):
         spec = self.specs[index]
         weight, bias = getattr(self, f"weight_{index}"), getattr(self, f"bias_{index}")
 
-        out = F.conv1d(hidden, weight, None, stride=spec.stride, padding=spec.padding)
-        if spec.pool > 1:
-            out = F.max_pool1d(out, spec.pool)
+        out = F.conv1d(hidden, weight, None, stride=spec.layer.stride, padding=spec.layer.padding)
+        if spec.layer.pool > 1:
+            out = F.max_pool1d(out, spec.layer.pool)
         return out.add_(bias[:, None]).relu_()
 
     def _block(self, hidden: torch.Tensor, index: int) -> torch.Tensor:
@@ -280,28 +253,29 @@ class FastSoundNet(nn.Module):
         spec = self.specs[index]
         weight, bias = getattr(self, f"weight_{index}"), getattr(self, f"bias_{index}")
         batch, length, channels = hidden.shape
-        frames = spec.output_length(length)
-        out = hidden.new_empty(batch, max(frames, 0), spec.out_channels)
+        frames = spec.layer.output_length(length)
+        out = hidden.new_empty(batch, max(frames, 0), spec.layer.channels)
         if frames <= 0:
             return out
-        units = spec.pool // spec.group  # GEMM rows per output frame
-        padded = F.pad(hidden, (0, 0, spec.padding, spec.right_padding))
+        units = spec.layer.pool // spec.group  # GEMM rows per output frame
+        padded = F.pad(hidden, (0, 0, spec.layer.padding, spec.right_padding))
         # Row r reads `span` consecutive frames starting at frame r * group * stride: a strided view, no copy.
         windows = padded.as_strided(
-            (batch, frames * units, spec.span * channels), (padded.stride(0), spec.group * spec.stride * channels, 1)
+            (batch, frames * units, spec.span * channels),
+            (padded.stride(0), spec.group * spec.layer.stride * channels, 1),
         )
         tile = self._tile_rows(hidden.device, weight.shape[0] + weight.shape[1])
         if tile is None:  # accelerators: one GEMM for the whole batch
             products = windows.reshape(batch * frames * units, -1) @ weight
             _max_pool_rows(
-                products.view(batch * frames, spec.pool, spec.out_channels), out.view(-1, spec.out_channels)
+                products.view(batch * frames, spec.layer.pool, spec.layer.channels), out.view(-1, spec.layer.channels)
             )
             return out.add_(bias).relu_()
 
         def run(job: tuple[int, int, int]) -> None:
             b, start, stop = job
             products = windows[b, start * units : stop * units].contiguous() @ weight
-            _max_pool_rows(products.view(stop - start, spec.pool, spec.out_channels), out[b, start:stop])
+            _max_pool_rows(products.view(stop - start, spec.layer.pool, spec.layer.channels), out[b, start:stop])
             out[b, start:stop].add_(bias).relu_()
 
         tile_frames = max(1, tile // units)
@@ -313,9 +287,10 @@ class FastSoundNet(nn.Module):
     def _heads(self, last: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """conv8 on channels-first `last` `(batch, channels, frames)` -> object and scene logits `(batch, steps, n)`."""
         config = self.config
-        kernel, stride, padding = config.head_kernel_size, config.head_stride, config.head_padding
+        head = config.layer_table[-1]
+        kernel, stride, padding = head.kernel_size, head.stride, head.padding
         batch, channels, length = last.shape
-        steps = (length + 2 * padding - kernel) // stride + 1
+        steps = head.output_length(length)
         if steps < 1:
             raise ValueError(
                 f"The conv8 heads need more input: the last block has {length} frames, the heads' kernel "
@@ -324,13 +299,19 @@ class FastSoundNet(nn.Module):
         padded = F.pad(last.transpose(1, 2), (0, 0, padding, padding)).contiguous()  # time-major
         windows = padded.as_strided((batch, steps, kernel * channels), (padded.stride(0), stride * channels, 1))
         windows = windows.reshape(batch * steps, -1)
-        # A GEMM: oneDNN's convolution is 2x slower on these few frames (measured 36 ms vs 16 ms, 8 x 30 s, 1 thread).
+        # A GEMM: oneDNN's convolution is slower on these few wide frames.
         logits = torch.addmm(self.head_bias, windows, self.head_weight).float().view(batch, steps, -1)
         return logits[..., : config.num_object_classes], logits[..., config.num_object_classes :]
 
     def output_lengths(self, input_lengths: torch.Tensor | int) -> list[torch.Tensor]:
         """Valid frames per block for clips of `input_lengths` samples (the eager model's floor formulas)."""
         return block_output_lengths(self.config, input_lengths)
+
+    def _intermediates(
+        self, input_values: torch.Tensor, attention_mask: torch.Tensor | None, num_blocks: int, heads: bool
+    ) -> SoundNetIntermediatesOutput:
+        """`forward_intermediates` once the layers are resolved ([`SoundNetIntermediatesMixin`]): this forward."""
+        return self(input_values, attention_mask=attention_mask, num_blocks=num_blocks, compute_heads=heads)
 
     @torch.inference_mode()
     def forward(
@@ -339,7 +320,7 @@ class FastSoundNet(nn.Module):
         attention_mask: torch.Tensor | None = None,
         num_blocks: int | None = None,
         compute_heads: bool = True,
-    ) -> FastSoundNetOutput:
+    ) -> SoundNetIntermediatesOutput:
         r"""
         Args:
             input_values (`torch.FloatTensor` of shape `(batch_size, num_samples)`):
@@ -366,14 +347,16 @@ class FastSoundNet(nn.Module):
         attention_mask: torch.Tensor | None,
         num_blocks: int,
         compute_heads: bool,
-    ) -> FastSoundNetOutput:
+    ) -> SoundNetIntermediatesOutput:
         device = self.weight_0.device
         hidden = input_values.to(device=device, dtype=self.compute_dtype, non_blocking=True)
-        block_lengths = None
         if attention_mask is not None:
+            input_lengths = attention_mask.sum(-1).long().cpu()
             attention_mask = attention_mask.to(device, non_blocking=True)
-            block_lengths = [n.to(device) for n in self.output_lengths(attention_mask.sum(-1).long().cpu())]
             hidden = hidden * attention_mask.to(hidden.dtype)
+        else:
+            input_lengths = torch.full((input_values.shape[0],), input_values.shape[-1], dtype=torch.long)
+        block_lengths = [n.to(device) for n in self.output_lengths(input_lengths)[:num_blocks]]
         hidden = hidden.unsqueeze(-1)  # (batch, samples, 1): time-major
         time_major = True
         hidden_states = []  # channels-first views, (batch, channels, frames)
@@ -387,7 +370,7 @@ class FastSoundNet(nn.Module):
                     hidden, time_major = hidden.transpose(1, 2).contiguous(), True
                 hidden = self._block(hidden, i)
             channels_first = hidden.transpose(1, 2) if time_major else hidden
-            if block_lengths is not None:
+            if attention_mask is not None:
                 frames = torch.arange(channels_first.shape[-1], device=device)
                 channels_first.masked_fill_((frames[None, :] >= block_lengths[i][:, None]).unsqueeze(1), 0)
             hidden_states.append(channels_first)
@@ -395,18 +378,15 @@ class FastSoundNet(nn.Module):
         object_logits = scene_logits = step_lengths = None
         if compute_heads and self.has_heads and num_blocks == len(self.specs):
             object_logits, scene_logits = self._heads(hidden_states[-1])
-            if block_lengths is not None:
-                config = self.config
-                step_lengths = conv_output_length(
-                    block_lengths[-1], config.head_kernel_size, config.head_stride, config.head_padding
-                )
+            step_lengths = self.config.layer_table[-1].output_length(block_lengths[-1])
         hidden_states = tuple(h.float() for h in hidden_states)
-        return FastSoundNetOutput(
+        return SoundNetIntermediatesOutput(
             last_hidden_state=hidden_states[-1],
             hidden_states=hidden_states,
+            output_lengths=block_lengths[-1],
+            hidden_state_lengths=tuple(block_lengths),
             object_logits=object_logits,
             scene_logits=scene_logits,
-            output_lengths=block_lengths[num_blocks - 1] if block_lengths is not None else None,
             step_lengths=step_lengths,
         )
 
@@ -415,7 +395,6 @@ __all__ = [
     "DEFAULT_TILE_BYTES",
     "FastBlockSpec",
     "FastSoundNet",
-    "FastSoundNetOutput",
     "block_weight_matrix",
     "default_group",
     "fold_batch_norm",

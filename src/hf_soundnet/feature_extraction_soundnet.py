@@ -31,8 +31,8 @@ MAX_CHANNELS_LAST = 8
 AMPLITUDE_WARN = 1.25
 AMPLITUDE_LIMIT = 4.0
 
-# SoundNet-8's conv8 receptive field `[hop, size, offset]` in samples, and conv6's `-offset`: the defaults of
-# `head_field` / `max_head_padding` (tests derive both from `receptive_fields(SoundNetConfig())`).
+# SoundNet-8's conv8 receptive field `[hop, receptive_field, offset]` in samples, and conv6's `-offset`: the defaults of
+# `head_field` / `max_head_padding` (tests derive both from `SoundNetConfig().layer_table`).
 SOUNDNET8_HEAD_FIELD = (65536, 320542, -55584)
 SOUNDNET8_MAX_HEAD_PADDING = 22816
 
@@ -96,13 +96,13 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
             ffmpeg file decoding in the pipeline does before the extractor sees the audio).
         repeat_to_seconds (`float`, *optional*, defaults to 10.0): Clips shorter than this are tiled whole until
             they reach at least this duration; `None` or 0 disables every repetition (this one and `head_field`'s).
-        head_field (`list[int]`, *optional*, defaults to `[65536, 320542, -55584]`): `[hop, size, offset]` in samples
+        head_field (`list[int]`, *optional*, defaults to `[65536, 320542, -55584]`): `[hop, receptive_field, offset]` in samples
             of the conv8 steps' receptive field (step `q` sees samples `[q * hop + offset, q * hop + offset + size)`),
-            SoundNet-8's, i.e. `hf_soundnet.inference.streaming.receptive_fields(config)[-1]`; set it from that for another
+            SoundNet-8's, i.e. `config.layer_table[-1]`; set it from that for another
             layer table. `None` disables the continuation below.
         max_head_padding (`int`, *optional*, defaults to 22816): When the last conv8 step's field ends more than this
             many samples past the clip's end, the clip is continued cyclically to the end of that field. SoundNet-8's
-            value, `-receptive_fields(config)[-3].offset` (conv6's): beyond it the step reads conv7 frames computed
+            value, `-config.layer_table[-3].offset` (conv6's): beyond it the step reads conv7 frames computed
             from conv7's zero padding, and the released heads then answer `parking_garage/outdoor` with p close to 1
             whatever the sound.
         continue_long_clips (`bool`, *optional*, defaults to `True`): Whether clips not shorter than
@@ -134,7 +134,7 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
             if len(head_field) != 3 or min(head_field[0], head_field[1]) < 1 or head_field[0] <= -head_field[2]:
                 raise ValueError(
                     f"`head_field` must be [hop, size, offset] with hop, size >= 1 and hop > -offset (as "
-                    f"`receptive_fields(config)[-1]` gives), got {head_field!r}."
+                    f"`config.layer_table[-1]` gives), got {head_field!r}."
                 )
             head_field = [int(value) for value in head_field]
         if max_head_padding < 0:

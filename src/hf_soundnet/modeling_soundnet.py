@@ -10,13 +10,14 @@ length after each block, which is what the next convolution's own zero padding w
 clip's valid frames equal those of the clip run alone.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 from transformers import PreTrainedModel
-from transformers.utils import ModelOutput
+from transformers.utils import ModelOutput, add_start_docstrings_to_model_forward
 
 from .configuration_soundnet import SoundNetConfig
 from .losses import distillation_loss
@@ -42,6 +43,39 @@ class SoundNetModelOutput(ModelOutput):
     last_hidden_state: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     output_lengths: torch.LongTensor | None = None
+
+
+@dataclass
+class SoundNetIntermediatesOutput(ModelOutput):
+    """
+    What [`SoundNetPreTrainedModel.forward_intermediates`] and `FastSoundNet` return: every block's output with its
+    valid lengths, and the conv8 logits with theirs.
+
+    Args:
+        last_hidden_state (`torch.FloatTensor` of shape `(batch_size, channels, frames)`):
+            Output of the last block that ran.
+        hidden_states (`tuple(torch.FloatTensor)`):
+            Every block that ran, in order, each `(batch_size, channels_i, frames_i)`, indexed as
+            `SoundNetModelOutput.hidden_states` (so a layer's `SoundNetLayerInfo.index` picks it).
+        output_lengths (`torch.LongTensor` of shape `(batch_size,)`):
+            Valid frames of `last_hidden_state` per clip.
+        hidden_state_lengths (`tuple(torch.LongTensor)`):
+            Valid frames per clip of each of `hidden_states`, each of shape `(batch_size,)`.
+        object_logits (`torch.FloatTensor` of shape `(batch_size, num_steps, num_object_classes)`, *optional*):
+            conv8 object logits, when the heads were asked for and the model has them.
+        scene_logits (`torch.FloatTensor` of shape `(batch_size, num_steps, num_scene_classes)`, *optional*):
+            conv8_2 scene logits, likewise.
+        step_lengths (`torch.LongTensor` of shape `(batch_size,)`, *optional*):
+            Valid conv8 steps per clip, with the logits.
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    output_lengths: torch.LongTensor | None = None
+    hidden_state_lengths: tuple[torch.LongTensor, ...] | None = None
+    object_logits: torch.FloatTensor | None = None
+    scene_logits: torch.FloatTensor | None = None
+    step_lengths: torch.LongTensor | None = None
 
 
 @dataclass
@@ -138,16 +172,10 @@ class SoundNetConvBlock(nn.Module):
         return self.pool(self.act(self.norm(self.conv(hidden_states))))
 
 
-def conv_output_length(length: torch.Tensor | int, kernel: int, stride: int, padding: int) -> torch.Tensor | int:
-    """Floor formula of a convolution: `(length + 2 * padding - kernel) // stride + 1`, clamped at 0 (int or tensor)."""
-    if isinstance(length, int):
-        return max(0, (length + 2 * padding - kernel) // stride + 1)
-    return torch.clamp(torch.div(length + 2 * padding - kernel, stride, rounding_mode="floor") + 1, min=0)
-
-
 def block_output_lengths(config: SoundNetConfig, input_lengths: torch.Tensor | int) -> list[torch.Tensor]:
     """
-    Valid frames of every block's output (after its pool) for clips of `input_lengths` samples.
+    Valid frames of every block's output (after its pool) for clips of `input_lengths` samples, from the config's
+    layer table.
 
     Args:
         input_lengths (`torch.LongTensor` of shape `(batch_size,)` or `int`): samples per clip.
@@ -157,10 +185,8 @@ def block_output_lengths(config: SoundNetConfig, input_lengths: torch.Tensor | i
     """
     lengths = torch.as_tensor(input_lengths, dtype=torch.long)
     per_block = []
-    for kernel, stride, padding, pool in zip(
-        config.conv_kernel_sizes, config.conv_strides, config.conv_paddings, config.pool_kernel_sizes
-    ):
-        lengths = torch.div(conv_output_length(lengths, kernel, stride, padding), pool, rounding_mode="floor")
+    for layer in config.layer_table[:-1]:
+        lengths = layer.output_length(lengths)
         per_block.append(lengths)
     return per_block
 
@@ -206,17 +232,56 @@ def masked_mean(values: torch.Tensor, lengths: torch.Tensor | None, dim: int) ->
     return (values * mask).sum(dim=dim) / denominator
 
 
-def trunk_of(model: nn.Module) -> nn.Module:
-    """The `SoundNetModel` inside any SoundNet model (or the model itself)."""
-    return getattr(model, "soundnet", model)
+# The arguments every SoundNet model's `forward` shares, documented once (transformers' docstring convention).
+SOUNDNET_INPUTS_DOCSTRING = r"""
+        Args:
+            input_values (`torch.FloatTensor` of shape `(batch_size, num_samples)`):
+                Waveform at `config.sampling_rate`, scaled to [-256, 256] (see [`SoundNetFeatureExtractor`]).
+            attention_mask (`torch.LongTensor` of shape `(batch_size, num_samples)`, *optional*):
+                1 for real samples, 0 for padding (padding must be at the end).
+            output_hidden_states (`bool`, *optional*):
+                Return every block's output.
+            return_dict (`bool`, *optional*):
+                Return a [`~utils.ModelOutput`] instead of a plain tuple."""
 
 
-def has_heads(model: nn.Module) -> bool:
-    """Whether `model` carries the conv8 object and scene heads (pre-training, or the released classifier view)."""
-    return hasattr(model, "object_head") and hasattr(model, "scene_head")
+class SoundNetIntermediatesMixin:
+    """
+    `forward_intermediates` of every SoundNet forward (the transformers models and `FastSoundNet`): the wanted layers
+    are resolved once on `self.config`'s layer table, then `self._intermediates` computes them.
+    """
+
+    def forward_intermediates(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        indices: Sequence[str | int] | None = None,
+        stop_early: bool = False,
+    ) -> SoundNetIntermediatesOutput:
+        r"""
+        The outputs of named layers with their valid lengths, in the spirit of timm's `forward_intermediates`: what
+        feature extraction and batched inference need from one forward, without calling private parts.
+
+        Args:
+            input_values (`torch.FloatTensor` of shape `(batch_size, num_samples)`):
+                Scaled waveform, see [`SoundNetModel.forward`].
+            attention_mask (`torch.LongTensor` of shape `(batch_size, num_samples)`, *optional*):
+                1 for real samples, 0 for padding at the end.
+            indices (`Sequence[str | int]`, *optional*):
+                Layers wanted, by name (`conv3`, `pool5`, `conv8` for the heads) or row of `config.layer_table`; all
+                blocks, and the heads when the model has them, by default.
+            stop_early (`bool`, *optional*, defaults to `False`):
+                Run only as far as the deepest wanted layer.
+
+        Returns:
+            [`SoundNetIntermediatesOutput`]: every block that ran, the lengths, and the conv8 logits when `conv8` is
+            wanted (or `indices` is None and the model has heads).
+        """
+        num_blocks, heads = self.config.layers_to_run(indices, stop_early=stop_early, heads_available=self.has_heads)
+        return self._intermediates(input_values, attention_mask, num_blocks=num_blocks, heads=heads)
 
 
-class SoundNetPreTrainedModel(PreTrainedModel):
+class SoundNetPreTrainedModel(SoundNetIntermediatesMixin, PreTrainedModel):
     """Weight initialisation, loading, and the length arithmetic shared by every SoundNet model."""
 
     config: SoundNetConfig
@@ -224,8 +289,8 @@ class SoundNetPreTrainedModel(PreTrainedModel):
     main_input_name = "input_values"
     input_modalities = ("audio",)
     supports_gradient_checkpointing = False
-    # Code upload: the Auto classes a saved checkpoint can be loaded with under `trust_remote_code=True`.
-    _remote_code_auto_map = {
+    # The Auto class of each model: registered at import, and written to `auto_map` for code upload.
+    auto_classes = {
         "AutoModel": "SoundNetModel",
         "AutoModelForPreTraining": "SoundNetForPreTraining",
         "AutoModelForAudioClassification": "SoundNetForAudioClassification",
@@ -235,7 +300,7 @@ class SoundNetPreTrainedModel(PreTrainedModel):
         """[`PreTrainedModel.save_pretrained`]; with code upload on, `auto_map` lists every view, not only this class."""
         if self._auto_class is not None:
             module = __name__.rsplit(".", 1)[-1]
-            views = {auto: f"{module}.{name}" for auto, name in self._remote_code_auto_map.items()}
+            views = {auto: f"{module}.{name}" for auto, name in self.auto_classes.items()}
             self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **views}
         return super().save_pretrained(save_directory, *args, **kwargs)
 
@@ -253,9 +318,41 @@ class SoundNetPreTrainedModel(PreTrainedModel):
 
     def get_head_lengths(self, input_lengths: torch.Tensor | int) -> torch.Tensor:
         """Number of conv8 steps for clips of `input_lengths` samples; shape `(batch_size,)`."""
-        config = self.config
-        last = self.get_output_lengths(input_lengths)[-1]
-        return conv_output_length(last, config.head_kernel_size, config.head_stride, config.head_padding)
+        return self.config.layer_table[-1].output_length(self.get_output_lengths(input_lengths)[-1])
+
+    @property
+    def has_heads(self) -> bool:
+        """Whether the model carries the conv8 object and scene heads (pre-training, or the released classifier)."""
+        return isinstance(getattr(self, "object_head", None), nn.Module)
+
+    def _intermediates(
+        self, input_values: torch.Tensor, attention_mask: torch.Tensor | None, num_blocks: int, heads: bool
+    ) -> SoundNetIntermediatesOutput:
+        """[`SoundNetIntermediatesMixin.forward_intermediates`] once the layers are resolved: the eager stack."""
+        if attention_mask is not None:
+            input_lengths = attention_mask.sum(-1).to(torch.long)
+        else:
+            input_lengths = torch.full((input_values.shape[0],), input_values.shape[-1], dtype=torch.long)
+        outputs = self.base_model(
+            input_values,
+            attention_mask=attention_mask,
+            output_hidden_states=True,
+            return_dict=True,
+            num_blocks=num_blocks,
+        )
+        lengths = tuple(n.to(input_values.device) for n in self.get_output_lengths(input_lengths)[:num_blocks])
+        object_logits = scene_logits = step_lengths = None
+        if heads:
+            object_logits, scene_logits, step_lengths = self.forward_head(outputs.last_hidden_state, lengths[-1])
+        return SoundNetIntermediatesOutput(
+            last_hidden_state=outputs.last_hidden_state,
+            hidden_states=outputs.hidden_states,
+            output_lengths=lengths[-1],
+            hidden_state_lengths=lengths,
+            object_logits=object_logits,
+            scene_logits=scene_logits,
+            step_lengths=step_lengths,
+        )
 
     def _build_heads(self, config: SoundNetConfig) -> None:
         """Adds the conv8 heads under the checkpoint names `object_head` and `scene_head`."""
@@ -263,17 +360,26 @@ class SoundNetPreTrainedModel(PreTrainedModel):
         self.object_head = nn.Conv1d(config.conv_channels[-1], config.num_object_classes, **head)
         self.scene_head = nn.Conv1d(config.conv_channels[-1], config.num_scene_classes, **head)
 
-    def _heads_forward(
-        self, last_hidden_state: torch.Tensor, output_lengths: torch.Tensor | None
+    def forward_head(
+        self, last_hidden_state: torch.Tensor, output_lengths: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """
-        conv8 over `last_hidden_state` `(batch, channels, frames)`.
+        conv8 over `last_hidden_state` `(batch, channels, frames)` (the last block's output), for a model with heads.
+
+        Args:
+            last_hidden_state (`torch.FloatTensor` of shape `(batch_size, channels, frames)`): the last block's output.
+            output_lengths (`torch.LongTensor` of shape `(batch_size,)`, *optional*): its valid frames per clip.
 
         Returns:
             object logits `(batch, steps, num_object_classes)`, scene logits `(batch, steps, num_scene_classes)`,
             and the valid steps per clip `(batch,)` (None without lengths).
         """
         config = self.config
+        if not self.has_heads:
+            raise ValueError(
+                f"{type(self).__name__} has no conv8 heads (classifier_type={config.classifier_type!r}); load the "
+                "checkpoint with AutoModelForPreTraining or a `pretrained_heads` classifier."
+            )
         if last_hidden_state.shape[-1] + 2 * config.head_padding < config.head_kernel_size:
             raise ValueError(
                 f"The conv8 heads need at least {self._min_head_samples()} input samples (about "
@@ -282,11 +388,7 @@ class SoundNetPreTrainedModel(PreTrainedModel):
             )
         object_logits = self.object_head(last_hidden_state).transpose(1, 2)
         scene_logits = self.scene_head(last_hidden_state).transpose(1, 2)
-        step_lengths = None
-        if output_lengths is not None:
-            step_lengths = conv_output_length(
-                output_lengths, config.head_kernel_size, config.head_stride, config.head_padding
-            )
+        step_lengths = config.layer_table[-1].output_length(output_lengths) if output_lengths is not None else None
         return object_logits, scene_logits, step_lengths
 
     def _min_head_samples(self) -> int:
@@ -309,6 +411,7 @@ class SoundNetModel(SoundNetPreTrainedModel):
         self.blocks = nn.ModuleList([SoundNetConvBlock(config, i) for i in range(config.num_blocks)])
         self.post_init()
 
+    @add_start_docstrings_to_model_forward(SOUNDNET_INPUTS_DOCSTRING)
     def forward(
         self,
         input_values: torch.Tensor,
@@ -319,17 +422,8 @@ class SoundNetModel(SoundNetPreTrainedModel):
         **kwargs,
     ) -> SoundNetModelOutput | tuple:
         r"""
-        Args:
-            input_values (`torch.FloatTensor` of shape `(batch_size, num_samples)`):
-                Waveform at `config.sampling_rate`, scaled to [-256, 256] (see [`SoundNetFeatureExtractor`]).
-            attention_mask (`torch.LongTensor` of shape `(batch_size, num_samples)`, *optional*):
-                1 for real samples, 0 for padding (padding must be at the end).
-            output_hidden_states (`bool`, *optional*):
-                Return every block's output.
-            return_dict (`bool`, *optional*):
-                Return a [`SoundNetModelOutput`] instead of a plain tuple.
-            num_blocks (`int`, *optional*):
-                Run only the first `num_blocks` blocks (feature extraction from an early layer).
+        num_blocks (`int`, *optional*):
+            Run only the first `num_blocks` blocks (feature extraction from an early layer).
         """
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
@@ -373,6 +467,7 @@ class SoundNetForPreTraining(SoundNetPreTrainedModel):
         self._build_heads(config)
         self.post_init()
 
+    @add_start_docstrings_to_model_forward(SOUNDNET_INPUTS_DOCSTRING)
     def forward(
         self,
         input_values: torch.Tensor,
@@ -385,24 +480,19 @@ class SoundNetForPreTraining(SoundNetPreTrainedModel):
         **kwargs,
     ) -> SoundNetForPreTrainingOutput | tuple:
         r"""
-        Args:
-            input_values (`torch.FloatTensor` of shape `(batch_size, num_samples)`):
-                Scaled waveform, see [`SoundNetModel.forward`].
-            attention_mask (`torch.LongTensor` of shape `(batch_size, num_samples)`, *optional*):
-                1 for real samples, 0 for padding.
-            teacher_object_probs (`torch.FloatTensor` of shape `(batch_size, teacher_steps, num_object_classes)`):
-                The image teacher's object distribution per step of video; with `teacher_scene_probs` it turns on
-                the distillation loss. Student steps are aligned to teacher steps in time (see `losses.py`).
-            teacher_scene_probs (`torch.FloatTensor` of shape `(batch_size, teacher_steps, num_scene_classes)`):
-                The scene teacher's distribution per step.
-            teacher_step_mask (`torch.BoolTensor` of shape `(batch_size, teacher_steps)`, *optional*):
-                Valid teacher steps (all by default).
+        teacher_object_probs (`torch.FloatTensor` of shape `(batch_size, teacher_steps, num_object_classes)`):
+            The image teacher's object distribution per step of video; with `teacher_scene_probs` it turns on
+            the distillation loss. Student steps are aligned to teacher steps in time (see `losses.py`).
+        teacher_scene_probs (`torch.FloatTensor` of shape `(batch_size, teacher_steps, num_scene_classes)`):
+            The scene teacher's distribution per step.
+        teacher_step_mask (`torch.BoolTensor` of shape `(batch_size, teacher_steps)`, *optional*):
+            Valid teacher steps (all by default).
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         outputs = self.soundnet(
             input_values, attention_mask=attention_mask, output_hidden_states=output_hidden_states, return_dict=True
         )
-        object_logits, scene_logits, step_lengths = self._heads_forward(
+        object_logits, scene_logits, step_lengths = self.forward_head(
             outputs.last_hidden_state, outputs.output_lengths
         )
         step_mask = None
@@ -467,8 +557,13 @@ class SoundNetForAudioClassification(SoundNetPreTrainedModel):
         Returns:
             object probabilities `(batch, num_object_classes)` and scene probabilities `(batch, num_scene_classes)`.
         """
-        outputs = self.soundnet(input_values, attention_mask=attention_mask, return_dict=True)
-        object_logits, scene_logits, step_lengths = self._heads_forward(
+        return self._mean_head_probabilities(
+            self.soundnet(input_values, attention_mask=attention_mask, return_dict=True)
+        )
+
+    def _mean_head_probabilities(self, outputs: SoundNetModelOutput) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each head's per-step softmax over the trunk's `outputs`, averaged over each clip's valid steps."""
+        object_logits, scene_logits, step_lengths = self.forward_head(
             outputs.last_hidden_state, outputs.output_lengths
         )
         if step_lengths is not None:
@@ -478,6 +573,7 @@ class SoundNetForAudioClassification(SoundNetPreTrainedModel):
             masked_mean(scene_logits.softmax(-1), step_lengths, dim=1),
         )
 
+    @add_start_docstrings_to_model_forward(SOUNDNET_INPUTS_DOCSTRING)
     def forward(
         self,
         input_values: torch.Tensor,
@@ -488,51 +584,28 @@ class SoundNetForAudioClassification(SoundNetPreTrainedModel):
         **kwargs,
     ) -> SoundNetAudioClassifierOutput | tuple:
         r"""
-        Args:
-            input_values (`torch.FloatTensor` of shape `(batch_size, num_samples)`):
-                Scaled waveform, see [`SoundNetModel.forward`].
-            attention_mask (`torch.LongTensor` of shape `(batch_size, num_samples)`, *optional*):
-                1 for real samples, 0 for padding.
-            labels (`torch.LongTensor` of shape `(batch_size,)`, or `(batch_size, num_labels)` for multi-label):
-                Targets of the classification loss.
+        labels (`torch.LongTensor` of shape `(batch_size,)`, or `(batch_size, num_labels)` for multi-label):
+            Targets of the classification loss.
         """
         config = self.config
         return_dict = return_dict if return_dict is not None else config.return_dict
-        hidden_states = None
-        if config.classifier_type == "pretrained_heads":
-            outputs = self.soundnet(
-                input_values,
-                attention_mask=attention_mask,
-                output_hidden_states=output_hidden_states,
-                return_dict=True,
-            )
-            object_logits, scene_logits, step_lengths = self._heads_forward(
-                outputs.last_hidden_state, outputs.output_lengths
-            )
-            if step_lengths is not None:
-                check_valid_lengths(step_lengths, "the conv8 heads")
-            probs = torch.cat(
-                [
-                    masked_mean(object_logits.softmax(-1), step_lengths, dim=1),
-                    masked_mean(scene_logits.softmax(-1), step_lengths, dim=1),
-                ],
-                dim=-1,
-            ).clamp(_PROB_EPS, 1 - _PROB_EPS)
+        heads = config.classifier_type == "pretrained_heads"
+        outputs = self.soundnet(
+            input_values,
+            attention_mask=attention_mask,
+            output_hidden_states=output_hidden_states,
+            num_blocks=None if heads else self.layer_index + 1,
+            return_dict=True,
+        )
+        if heads:
+            probs = torch.cat(self._mean_head_probabilities(outputs), dim=-1).clamp(_PROB_EPS, 1 - _PROB_EPS)
             logits = torch.log(probs) - torch.log1p(-probs)
-            hidden_states = outputs.hidden_states
         else:
-            outputs = self.soundnet(
-                input_values,
-                attention_mask=attention_mask,
-                output_hidden_states=output_hidden_states,
-                num_blocks=self.layer_index + 1,
-                return_dict=True,
-            )
             if outputs.output_lengths is not None:
                 check_valid_lengths(outputs.output_lengths, self.config.layer_names[self.layer_index])
             pooled = masked_mean(outputs.last_hidden_state, outputs.output_lengths, dim=2)
             logits = self.classifier(self.dropout(pooled))
-            hidden_states = outputs.hidden_states
+        hidden_states = outputs.hidden_states
 
         loss = self._classification_loss(logits, labels) if labels is not None else None
         output = SoundNetAudioClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states)
@@ -564,9 +637,8 @@ __all__ = [
     "SoundNetModel",
     "SoundNetModelOutput",
     "SoundNetPreTrainedModel",
+    "SoundNetIntermediatesMixin",
+    "SoundNetIntermediatesOutput",
     "block_output_lengths",
     "check_valid_lengths",
-    "conv_output_length",
-    "has_heads",
-    "trunk_of",
 ]

@@ -35,8 +35,9 @@ from tqdm.auto import tqdm
 
 from ..audio.batches import AudioFileDataset, make_loader
 from ..audio.decoding import AudioLoadError
+from ..configuration_soundnet import SoundNetLayerInfo
 from ..inference.engine import inference_engine, run_batches
-from ..inference.features import HEAD_OUTPUTS, LayerSpec, clip_layer_features, head_channels, resolve_layer
+from ..inference.features import HEAD_OUTPUTS, clip_layer_features, head_channels, resolve_layer
 from ..inference.streaming import concatenate_chunks, stream_file
 from .common import (
     EXIT_FAILED_FILES,
@@ -133,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         "model": str(args.model),
         "layer": spec.name,
         "format": args.format,
-        "head_output": args.head_output if spec.index is None else None,
+        "head_output": args.head_output if spec.is_head else None,
         "shape": "(channels, frames)",
         "channels": spec.channels,
         "hop_samples": spec.hop,
@@ -165,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
             dataset_writer.close()
 
 
-def extract_pending(args, model, extractor, spec: LayerSpec, settings: dict, inputs, pending, save) -> int:
+def extract_pending(args, model, extractor, spec: SoundNetLayerInfo, settings: dict, inputs, pending, save) -> int:
     """Extracts the `pending` inputs, handing each file's `(channels, frames)` array to `save(path, array,
     metadata)`; the exit status."""
     if len(pending) < len(inputs) and not args.quiet:
@@ -214,7 +215,7 @@ def extract_pending(args, model, extractor, spec: LayerSpec, settings: dict, inp
                 failures.append({"path": item.name, "error": item.error})
                 tqdm.write(f"soundnet extract: {item.error}", file=sys.stderr)
             if output is not None:
-                features = clip_layer_features(model, batch, output, spec, head_output=args.head_output)
+                features = clip_layer_features(output, spec, head_output=args.head_output)
                 for item, array in zip(batch.items, features):
                     metadata = {**settings, "source": item.name, "duration_s": item.duration_s}
                     save(item.name, array, metadata)
@@ -245,14 +246,14 @@ def probe_duration(path: Path) -> float | None:
         return None
 
 
-def streamed_features(engine, path: Path, spec: LayerSpec, head_output: str, extractor) -> np.ndarray:
+def streamed_features(engine, path: Path, spec: SoundNetLayerInfo, head_output: str, extractor) -> np.ndarray:
     """Layer `spec` of a whole file by exact chunked streaming: `(channels, frames)` float32, as the batch path
     writes it."""
     chunks = stream_file(
         engine, path, [spec.name], input_scale=extractor.input_scale, channel_mode=extractor.channel_mode
     )
     values = concatenate_chunks(chunks, [spec.name])
-    if spec.index is None:
+    if spec.is_head:
         features = head_channels(values["object_logits"], values["scene_logits"], head_output)
     else:
         features = values[spec.name]

@@ -43,7 +43,7 @@ def extract_segments(
     for batch, output in run_batches(model, make_loader(dataset, batch_size, num_workers), num_blocks=spec.num_blocks):
         skipped += [(item.name, item.error) for item in batch.failures]
         if output is not None:
-            for item, array in zip(batch.items, clip_layer_features(model, batch, output, spec)):
+            for item, array in zip(batch.items, clip_layer_features(output, spec)):
                 features[item.index] = array.T
         if progress is not None:
             progress(len(batch.items) + len(batch.failures))

@@ -15,7 +15,7 @@ import torch
 from ..audio.batches import AudioFileDataset, AudioSource, make_loader
 from ..categories import OBJECT_PREFIX, SCENE_PREFIX
 from ..feature_extraction_soundnet import SoundNetFeatureExtractor
-from .engine import has_heads, run_batches
+from .engine import run_batches
 from .features import clip_step_probabilities
 
 
@@ -99,7 +99,7 @@ def classify_files(
     Raises:
         ValueError: at the call (not at the first record), for a model without heads or `top_k < 1`.
     """
-    if not has_heads(model):
+    if not model.has_heads:
         raise ValueError(f"The model has no object/scene heads (classifier_type={model.config.classifier_type!r}).")
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}.")
@@ -123,7 +123,7 @@ def _records(
         for item in batch.failures:
             yield {"path": item.name, "error": item.error}
         if output is not None:
-            for item, (objects, scenes) in zip(batch.items, clip_step_probabilities(model, batch, output)):
+            for item, (objects, scenes) in zip(batch.items, clip_step_probabilities(output)):
                 yield classification_record(item.name, item.duration_s, objects, scenes, labels, top_k, step_seconds)
 
 

@@ -8,28 +8,14 @@ batches of `hf_soundnet.audio.batches`.
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
 from ..audio.batches import AudioBatch
-from ..modeling_soundnet import has_heads, trunk_of
-
-
-class ForwardOutput(NamedTuple):
-    """
-    What [`forward_batch`] returns.
-
-    Args:
-        hidden_states: one `torch.FloatTensor` of shape `(batch_size, channels_i, frames_i)` per block that ran.
-        object_logits: `(batch_size, num_steps, num_object_classes)`, or None without heads or with `num_blocks`.
-        scene_logits: `(batch_size, num_steps, num_scene_classes)`, or None likewise.
-    """
-
-    hidden_states: tuple[torch.Tensor, ...]
-    object_logits: torch.Tensor | None
-    scene_logits: torch.Tensor | None
+from ..fast_forward_soundnet import FastSoundNet
+from ..modeling_soundnet import SoundNetIntermediatesOutput
 
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -41,8 +27,6 @@ def inference_engine(model: torch.nn.Module, fast: bool = True, precision: str =
     weights (BN folded, GEMM first convolutions; equal to the eager model to 1e-4 in fp32), in `precision`
     (`"fp32"`, `"bf16"` or `"fp16"`; the reduced ones agree to about 1e-2 and 2e-3 and pay off mostly on GPUs).
     """
-    from ..fast_forward_soundnet import FastSoundNet
-
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}.")
     if not fast:
@@ -58,9 +42,10 @@ def forward_batch(
     input_values: torch.Tensor,
     attention_mask: torch.Tensor | None,
     num_blocks: int | None = None,
-) -> ForwardOutput:
+) -> SoundNetIntermediatesOutput:
     """
-    The model forward of batched inference, for the transformers model or its [`FastSoundNet`].
+    The model forward of batched inference: `forward_intermediates` of the transformers model or of its
+    [`FastSoundNet`], the same call and output for both.
 
     Args:
         model: a SoundNet model in eval mode (`SoundNetModel`, `SoundNetForPreTraining` or
@@ -71,23 +56,15 @@ def forward_batch(
         num_blocks: run only the first `num_blocks` blocks (and no heads).
 
     Returns:
-        [`ForwardOutput`]: every block's output, and the per-step head logits.
+        [`SoundNetIntermediatesOutput`]: every block's output and the per-step head logits, with their valid lengths.
     """
-    from ..fast_forward_soundnet import FastSoundNet
-
-    if isinstance(model, FastSoundNet):
-        outputs = model(input_values, attention_mask=attention_mask, num_blocks=num_blocks)
-        return ForwardOutput(outputs.hidden_states, outputs.object_logits, outputs.scene_logits)
-    device = next(model.parameters()).device
+    device = next(iter(model.buffers() if isinstance(model, FastSoundNet) else model.parameters())).device
     input_values = input_values.to(device)
     attention_mask = attention_mask.to(device) if attention_mask is not None else None
-    outputs = trunk_of(model)(
-        input_values, attention_mask=attention_mask, output_hidden_states=True, return_dict=True, num_blocks=num_blocks
+    partial = num_blocks is not None and num_blocks < model.config.num_blocks
+    return model.forward_intermediates(
+        input_values, attention_mask=attention_mask, indices=[num_blocks - 1] if partial else None, stop_early=partial
     )
-    object_logits = scene_logits = None
-    if has_heads(model) and (num_blocks is None or num_blocks >= model.config.num_blocks):
-        object_logits, scene_logits, _ = model._heads_forward(outputs.last_hidden_state, None)
-    return ForwardOutput(outputs.hidden_states, object_logits, scene_logits)
 
 
 def run_batches(
@@ -96,7 +73,7 @@ def run_batches(
     num_blocks: int | None = None,
     fast: bool = True,
     precision: str = "fp32",
-) -> Iterator[tuple[AudioBatch, ForwardOutput | None]]:
+) -> Iterator[tuple[AudioBatch, SoundNetIntermediatesOutput | None]]:
     """
     Yields each loader batch with its [`forward_batch`] output (None when every item of the batch failed), run by
     [`inference_engine`]`(model, fast, precision)`.
@@ -133,7 +110,6 @@ def load_model_and_extractor(name_or_path: str | os.PathLike, device: str = "cpu
 
 __all__ = [
     "PRECISIONS",
-    "ForwardOutput",
     "forward_batch",
     "inference_engine",
     "load_model_and_extractor",

@@ -1,10 +1,10 @@
 """Exact long-audio streaming: any layer's frames for files of hours, in bounded memory, equal to a full forward.
 
-Receptive field and hop (see [`receptive_fields`]): frame `q` of a layer sees the input samples
-`[q * hop + offset, q * hop + offset + size)`, where `offset <= 0` comes from the zero padding. The stream is cut into
+Receptive field and hop (the config's layer table, `SoundNetLayerInfo`): frame `q` of a layer sees the input samples
+`[q * hop + offset, q * hop + offset + receptive_field)`, where `offset <= 0` comes from the zero padding. The stream is cut into
 cores of `chunk_samples` (a multiple of the deepest requested layer's hop `H`); the chunk run through the network spans
 the core plus `left_context` samples before it (a multiple of `H`, at least `-offset` of every requested layer) and
-`right_context` after it (at least `offset + size - hop`). Because every chunk starts at a multiple of `H`, each layer's
+`right_context` after it (at least `offset + receptive_field - hop`). Because every chunk starts at a multiple of `H`, each layer's
 frame grid inside the chunk coincides with the full forward's, and a frame whose field lies inside the chunk is
 computed from the same values in the same order as in the full forward. A layer's frame `q` is emitted by the chunk
 whose core contains `q * hop`, so each frame is emitted once. Zero padding happens only at the true start and end of
@@ -26,48 +26,9 @@ import numpy as np
 import torch
 
 from ..audio.decoding import RESAMPLE_QUALITY, AudioLoadError, ffmpeg_words
-from ..configuration_soundnet import SoundNetConfig
+from ..configuration_soundnet import HEAD_LAYER
 from ..fast_forward_soundnet import FastSoundNet
 from ..feature_extraction_soundnet import check_channel_mode, downmix
-from ..modeling_soundnet import conv_output_length
-from .features import HEAD_LAYER
-
-
-@dataclass(frozen=True)
-class ReceptiveField:
-    """Where a layer's frames sit in the input, in samples: frame `q` sees `[q * hop + offset, ... + size)`."""
-
-    name: str
-    hop: int
-    size: int
-    offset: int
-
-    def seconds(self, sampling_rate: int) -> tuple[float, float]:
-        """`(hop, size)` in seconds."""
-        return self.hop / sampling_rate, self.size / sampling_rate
-
-
-def receptive_fields(config: SoundNetConfig) -> list[ReceptiveField]:
-    """
-    Receptive field, hop and offset of every block's output (`conv1`..`convN`, after the block's pool) and of the
-    heads (`conv8`), from the config's layer table.
-
-    A block with kernel `k`, stride `s`, padding `p` and pool `m` over a layer of hop `H`, size `R`, offset `O` gives
-    hop `H * s * m`, size `R + ((m - 1) * s + k - 1) * H` and offset `O - p * H`.
-    """
-    hop, size, offset = 1, 1, 0
-    layers = zip(config.conv_kernel_sizes, config.conv_strides, config.conv_paddings, config.pool_kernel_sizes)
-    table = []
-    rows = [(k, s, p, m) for k, s, p, m in layers] + [
-        (config.head_kernel_size, config.head_stride, config.head_padding, 1)
-    ]
-    names = config.layer_names + [HEAD_LAYER]
-    for name, (kernel, stride, padding, pool) in zip(names, rows):
-        size += ((pool - 1) * stride + kernel - 1) * hop
-        offset -= padding * hop
-        hop *= stride * pool
-        table.append(ReceptiveField(name, hop, size, offset))
-    return table
 
 
 @dataclass
@@ -90,54 +51,38 @@ class _Stream:
 
     def __init__(self, fast: FastSoundNet, layers: Iterable[str], chunk_samples: int):
         config = fast.config
-        fields = {field.name: field for field in receptive_fields(config)}
         self.layers = list(layers)
-        self.heads = HEAD_LAYER in self.layers
-        if self.heads and not fast.has_heads:
-            raise ValueError(f"`layers` asks for {HEAD_LAYER!r} but the model has no conv8 heads.")
-        index = config.layer_name_to_index
-        unknown = [name for name in self.layers if name != HEAD_LAYER and name not in index]
-        if unknown or not self.layers:
-            raise ValueError(
-                f"Unknown layers {unknown}; choose from {config.layer_names + [HEAD_LAYER]} or pool names."
-            )
-        # name -> (block index or None for the heads, field)
-        self.outputs = {
-            name: (None, fields[HEAD_LAYER])
-            if name == HEAD_LAYER
-            else (index[name], fields[config.layer_names[index[name]]])
-            for name in self.layers
-        }
-        self.num_blocks = config.num_blocks if self.heads else 1 + max(i for i, _ in self.outputs.values())
-        self.hop = max(field.hop for _, field in self.outputs.values())
+        if not self.layers:
+            raise ValueError("`layers` names no layer; pass at least one (e.g. 'conv7').")
+        self.outputs = [config.get_layer(name, heads_available=fast.has_heads) for name in self.layers]
+        self.heads = any(layer.is_head for layer in self.outputs)
+        self.num_blocks = max(layer.num_blocks for layer in self.outputs)
+        self.hop = max(layer.hop for layer in self.outputs)
         self.chunk = max(1, math.ceil(chunk_samples / self.hop)) * self.hop
-        left = max(-field.offset for _, field in self.outputs.values())
+        left = max(-layer.offset for layer in self.outputs)
         self.left_context = math.ceil(left / self.hop) * self.hop
-        self.right_context = max(0, *(field.offset + field.size - field.hop for _, field in self.outputs.values()))
+        self.right_context = max(0, *(layer.offset + layer.receptive_field - layer.hop for layer in self.outputs))
         self.fast = fast
 
     def run(self, data: torch.Tensor, data_start: int, core_start: int, core_stop: int | None) -> StreamedFrames:
         """Runs the chunk `data` (global samples from `data_start`) and keeps the frames anchored in the core."""
         fast = self.fast
-        length = data.shape[-1]
-        last_frames = int(fast.output_lengths(length)[self.num_blocks - 1])
-        config = fast.config
-        head_steps = conv_output_length(last_frames, config.head_kernel_size, config.head_stride, config.head_padding)
-        compute_heads = self.heads and head_steps >= 1
+        last_frames = int(fast.output_lengths(data.shape[-1])[self.num_blocks - 1])
+        compute_heads = self.heads and fast.config.layer_table[-1].output_length(last_frames) >= 1
         outputs = fast(data[None], num_blocks=self.num_blocks, compute_heads=compute_heads)
         first, values = {}, {}
-        for name, (block, field) in self.outputs.items():
-            if block is None:
+        for layer in self.outputs:
+            if layer.is_head:
                 if not compute_heads:
                     continue
                 tensors = {"object_logits": outputs.object_logits[0], "scene_logits": outputs.scene_logits[0]}
                 time_dim = 0
             else:
-                tensors = {name: outputs.hidden_states[block][0]}
+                tensors = {layer.name: outputs.hidden_states[layer.index][0]}
                 time_dim = 1
-            offset = data_start // field.hop
-            start = core_start // field.hop
-            stop = core_stop // field.hop if core_stop is not None else None
+            offset = data_start // layer.hop
+            start = core_start // layer.hop
+            stop = core_stop // layer.hop if core_stop is not None else None
             for key, tensor in tensors.items():
                 available = tensor.shape[time_dim]
                 begin = min(start - offset, available)
@@ -227,8 +172,8 @@ def iter_file_waveform(
     samples), cut into pieces of `piece_seconds`, reduced to mono by `channel_mode`, and resampled by one
     `soxr.ResampleStream`, whose output continues exactly where a single call on the whole waveform would (see
     `hf_soundnet.audio.decoding`). Not torchcodec's `get_samples_played_in_range`: each call seeks from the start of an MP3,
-    so consecutive ranges cost time proportional to their position (1.6 s for a minute at 2 hours; a 3-hour file
-    streamed at 22 audio s/s instead of 600).
+    so consecutive ranges cost time proportional to their position and a long file would stream in quadratic time
+    (README, "Exact streaming of long audio", has the figures).
 
     Raises:
         AudioLoadError: missing or undecodable file, naming it.
@@ -308,12 +253,10 @@ def stream_file(
 
 
 __all__ = [
-    "ReceptiveField",
     "StreamedFrames",
     "concatenate_chunks",
     "extract_streaming",
     "iter_file_waveform",
-    "receptive_fields",
     "stream_file",
     "stream_layers",
 ]
