@@ -10,6 +10,7 @@ from test_cli import tiny_checkpoint  # noqa: F401 (fixture)
 from transformers import AutoFeatureExtractor, AutoModel, AutoModelForAudioClassification, AutoModelForPreTraining
 
 from hf_soundnet import SoundNetFeatureExtractor, load_audio
+from hf_soundnet.fast_forward_soundnet import FastSoundNet
 from hf_soundnet.inference.classify import classify_files
 from hf_soundnet.inference.extract import ExtractedFeatures, ExtractionFailure, extract_files
 from hf_soundnet.inference.parallelism import resolve_parallelism
@@ -42,7 +43,17 @@ def files(audio_dir, tmp_path) -> dict[str, Path]:
 
 @pytest.mark.numeric
 @pytest.mark.parametrize("layer", ["conv2", "conv8"])
-def test_a_bad_file_fails_alone_and_the_others_equal_the_eager_model(tiny_checkpoint, files, layer):  # noqa: F811
+def test_a_bad_file_fails_alone_and_the_others_equal_the_eager_model(
+    tiny_checkpoint,  # noqa: F811
+    files,
+    layer,
+    monkeypatch,
+):
+    built = []  # every FastSoundNet built (the real one), to see that streaming and batches share one
+    from_model = FastSoundNet.from_model.__func__
+    monkeypatch.setattr(
+        FastSoundNet, "from_model", classmethod(lambda *a, **k: built.append(1) or from_model(*a, **k))
+    )
     model = AutoModelForAudioClassification.from_pretrained(tiny_checkpoint).eval()
     extractor = AutoFeatureExtractor.from_pretrained(tiny_checkpoint)
     sources = [files["long"], files["broken"], files["short"]]
@@ -62,6 +73,7 @@ def test_a_bad_file_fails_alone_and_the_others_equal_the_eager_model(tiny_checkp
         torch.set_num_threads(original)
 
     assert [type(r) for r in results] == [ExtractedFeatures, ExtractionFailure, ExtractedFeatures]
+    assert len(built) == 1
     streamed, failure, batched = results
     assert threads == [plan.solo_threads, plan.num_threads, plan.num_threads]
     assert failure.name == str(files["broken"]) and str(files["broken"]) in failure.error
