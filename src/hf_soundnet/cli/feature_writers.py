@@ -194,7 +194,7 @@ class FileSink:
         return self.target(relative).exists()
 
     def save(self, relative: Path, features: np.ndarray, metadata: dict) -> None:
-        write_features(self.writer, self.target(relative), features, metadata)
+        write_features(self.writer, self.target(relative), features, metadata=metadata)
 
     def close(self) -> None:
         pass

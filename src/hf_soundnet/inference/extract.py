@@ -232,16 +232,18 @@ def _extract(
             num_workers=parallelism.num_workers,
             pin_memory=next(model.parameters()).device.type == "cuda",
         )
-        if engine is not None and fast:  # the fast forward built for streaming runs as it is (no second build)
+        if engine is not None and fast:
+            # `fast=False` makes run_batches run the module it is given as it is: here the FastSoundNet built for
+            # streaming, so none is built twice.
             outputs = run_batches(engine, loader, num_blocks=spec.num_blocks, fast=False)
-        else:  # built while the workers start decoding
+        else:  # run_batches builds the engine (if any) while the workers start decoding
             outputs = run_batches(model, loader, num_blocks=spec.num_blocks, fast=fast, precision=precision)
         for batch, output in outputs:
             for item in batch.failures:
                 yield ExtractionFailure(item.name, item.error)
             if output is None:
                 continue
-            features = clip_layer_features(model, batch, output, spec, head_output=head_output)
+            features = clip_layer_features(model, batch, output, spec=spec, head_output=head_output)
             for item, array in zip(batch.items, features):
                 yield ExtractedFeatures(item.name, array, item.duration_s, streamed=False)
 
