@@ -365,18 +365,15 @@ def library_top1(paths: list[Path], classifier, workers: int, threads: int, batc
 
     extractor = SoundNetFeatureExtractor(channel_mode="mean")  # as librosa's mono=True, for the agreement column
     scenes = {label: i for i, label in enumerate(head_labels(classifier.config)[1])}
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        records = classify_files(classifier, extractor, paths, top_k=1, batch_size=batch, num_workers=workers)
-        top = {record["path"]: scenes[record["scenes"][0]["label"]] for record in records}
-    finally:
-        torch.set_num_threads(before)
+    records = classify_files(
+        classifier, extractor, paths, top_k=1, batch_size=batch, num_workers=workers, num_threads=threads
+    )  # torch's thread count is set while the records are made, and restored after
+    top = {record["path"]: scenes[record["scenes"][0]["label"]] for record in records}
     return [top[str(path)] for path in paths]
 
 
 def bench_end_to_end(args, paths: list[Path], classifier, model_path: str | None, rows: list[dict]) -> None:
-    from hf_soundnet.cli.common import available_cores, default_parallelism
+    from hf_soundnet.inference.parallelism import available_cores, default_parallelism
 
     audio = len(paths) * FILE_SECONDS
     default_workers, default_threads = default_parallelism("cpu", available_cores())

@@ -10,8 +10,8 @@ from conftest import TINY_CONFIG
 from hf_soundnet import SoundNetConfig, SoundNetFeatureExtractor, SoundNetForAudioClassification, load_audio
 from hf_soundnet.audio.batches import AudioBatchCollator, AudioFileDataset, AudioItem, make_loader
 from hf_soundnet.cli import main
-from hf_soundnet.cli.common import default_parallelism
 from hf_soundnet.inference.classify import classify_files
+from hf_soundnet.inference.parallelism import available_cores, default_parallelism, resolve_parallelism
 
 
 def test_collator_pads_with_the_extractors_value_and_keeps_lengths():
@@ -112,20 +112,19 @@ def test_classify_files_equals_the_cli(audio_dir, tmp_path):
 
 def test_common_arguments_fill_the_split_and_respect_explicit_values():
     from hf_soundnet.cli import build_parser
-    from hf_soundnet.cli.common import available_cores, check_common_arguments
+    from hf_soundnet.cli.common import check_common_arguments
 
-    before = torch.get_num_threads()
-    try:
-        args = build_parser().parse_args(["classify", "x.wav", "--use-cpu"])
-        check_common_arguments(args)
-        assert (args.num_workers, args.threads) == default_parallelism("cpu", available_cores())
-        assert args.solo_threads == available_cores()  # streamed files have no workers beside the model
-        assert torch.get_num_threads() == args.threads
-        args = build_parser().parse_args(["classify", "x.wav", "--use-cpu", "--num-workers", "0", "--threads", "3"])
-        check_common_arguments(args)
-        assert (args.num_workers, args.threads, args.solo_threads) == (0, 3, 3)
-        args = build_parser().parse_args(["classify", "x.wav", "--use-cpu", "--num-workers", "0"])
-        check_common_arguments(args)
-        assert args.threads == available_cores()  # no decoding processes: the model takes every core
-    finally:
-        torch.set_num_threads(before)
+    def split(*options: str):
+        args = build_parser().parse_args(["classify", "x.wav", "--use-cpu", *options])
+        before = vars(args).copy()
+        checked = check_common_arguments(args)
+        assert vars(args) == before  # the options are returned, not written into args
+        return resolve_parallelism(checked.device, num_workers=checked.num_workers, num_threads=checked.num_threads)
+
+    plan = split()
+    assert (plan.num_workers, plan.num_threads) == default_parallelism("cpu", available_cores())
+    assert plan.solo_threads == available_cores()  # streamed files have no workers beside the model
+    plan = split("--num-workers", "0", "--threads", "3")
+    assert (plan.num_workers, plan.num_threads, plan.solo_threads) == (0, 3, 3)
+    plan = split("--num-workers", "0")
+    assert plan.num_threads == available_cores()  # no decoding processes: the model takes every core

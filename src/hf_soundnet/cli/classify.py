@@ -26,10 +26,11 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..exit_status import EXIT_FAILED_FILES, EXIT_OK
 from ..inference.classify import classify_files
 from .common import (
-    EXIT_FAILED_FILES,
-    EXIT_OK,
+    InferenceOptions,
+    InputFile,
     UsageError,
     add_common_arguments,
     check_common_arguments,
@@ -61,22 +62,22 @@ def read_done(output: Path, settings: dict) -> set[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_common_arguments(args)
+    options = check_common_arguments(args)
     if args.top_k < 1:
         raise UsageError(f"--top-k must be >= 1, got {args.top_k}.")
     inputs = collect_inputs(args.paths)
     if not args.output_file:
-        return classify_into(args, inputs)
+        return classify_into(args, options, inputs)
     check_output_path(args.output_file)
     with OutputLock(args.output_file):  # held until every record is written: one writer per output file
         read_records(args.output_file)  # refuse someone else's file before loading the model
-        return classify_into(args, inputs)
+        return classify_into(args, options, inputs)
 
 
-def classify_into(args: argparse.Namespace, inputs: list) -> int:
+def classify_into(args: argparse.Namespace, options: InferenceOptions, inputs: list[InputFile]) -> int:
     """Classifies the `inputs` not yet in `args.output_file` (stdout when unset) and appends their records."""
-    model, extractor = load_model(args)
-    settings = {"weights_sha256": weights_sha256(model), "top_k": args.top_k, "precision": args.precision}
+    model_name, model, extractor = load_model(args.model, device=options.device, quiet=args.quiet)
+    settings = {"weights_sha256": weights_sha256(model), "top_k": args.top_k, "precision": options.precision}
     done = read_done(args.output_file, settings) if args.output_file else set()
     pending = [item for item in inputs if os.path.abspath(item.path) not in done]
     if args.output_file and len(pending) < len(inputs) and not args.quiet:
@@ -89,17 +90,10 @@ def classify_into(args: argparse.Namespace, inputs: list) -> int:
 
     try:
         records = classify_files(
-            model,
-            extractor,
-            [str(item.path) for item in pending],
-            top_k=args.top_k,
-            batch_size=args.batch_size,
-            num_workers=args.num_workers,
-            fast=not args.eager,
-            precision=args.precision,
+            model, extractor, [str(item.path) for item in pending], top_k=args.top_k, **options.library_arguments()
         )
     except ValueError as err:  # a model without the object/scene heads
-        raise UsageError(f"{args.model}: {err}") from err
+        raise UsageError(f"{model_name}: {err}") from err
     failures, audio_seconds, started = 0, 0.0, time.perf_counter()
     sink = args.output_file.open("a", encoding="utf-8") if args.output_file else sys.stdout
     try:
@@ -111,7 +105,7 @@ def classify_into(args: argparse.Namespace, inputs: list) -> int:
                 else:
                     audio_seconds += record["duration_s"]
                 if "error" not in record:
-                    record = {**record, "model": str(args.model), **settings}
+                    record = {**record, "model": str(model_name), **settings}
                 sink.write(json.dumps(record) + "\n")
                 sink.flush()  # a killed run resumes from what is on disk
                 bar.update(1)

@@ -8,6 +8,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -149,27 +150,40 @@ class _DeviceAlias(argparse.Action):
             namespace.use_cpu = True
 
 
-def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the OS tells it)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def default_parallelism(device: str, cores: int, num_workers: int | None = None) -> tuple[int, int]:
+@dataclass(frozen=True)
+class InferenceOptions:
     """
-    `(decoding processes, torch threads)` for `cores` cores: `num_workers` processes when given, and the model gets
-    the cores they leave. On CPU, decoding and resampling an MP3 costs about as much per audio second as the fast
-    forward (0.85 and 0.8 ms per core here), so by default half the cores decode and the others run the model; more
-    processes than cores only make them wait on each other. With a GPU the model needs little CPU: all cores but one
-    decode.
+    The checked common options of `soundnet classify` and `soundnet extract`.
+
+    Args:
+        device: `"cuda"`, or `"cpu"` with `--use-cpu` or without a GPU.
+        batch_size: clips per forward.
+        num_workers: decoding processes, or None for the library's split (`hf_soundnet.inference.parallelism`).
+        num_threads: torch threads, or None likewise.
+        fast: the fast forward (False with `--eager`).
+        precision: `"fp32"`, `"bf16"` or `"fp16"`.
     """
-    if num_workers is None:
-        num_workers = max(1, cores - 1) if device.startswith("cuda") else max(1, cores // 2)
-    return num_workers, max(1, cores - num_workers)
+
+    device: str
+    batch_size: int
+    num_workers: int | None
+    num_threads: int | None
+    fast: bool
+    precision: str
+
+    def library_arguments(self) -> dict:
+        """The keyword arguments of `classify_files` and `extract_files` that these options give."""
+        return {
+            "batch_size": self.batch_size,
+            "num_workers": self.num_workers,
+            "num_threads": self.num_threads,
+            "fast": self.fast,
+            "precision": self.precision,
+        }
 
 
-def check_common_arguments(args: argparse.Namespace) -> None:
-    """Checks the common options and fills the automatic ones: `device` (from `use_cpu`), `num_workers`, `threads`
-    (set in torch) and `solo_threads` (for work without decoding workers)."""
+def check_common_arguments(args: argparse.Namespace) -> InferenceOptions:
+    """The common options of `args`, checked (a `UsageError` names the option); `args` is not modified."""
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}.")
     if args.num_workers is not None and args.num_workers < 0:
@@ -178,13 +192,14 @@ def check_common_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--threads must be >= 1, got {args.threads}.")
     if args.eager and args.precision != "fp32":
         raise UsageError("--precision bf16/fp16 needs the fast forward; drop --eager.")
-    args.device = "cpu" if args.use_cpu or not torch.cuda.is_available() else "cuda"
-    cores = available_cores()
-    # Without decoding workers beside it (streamed files) the model may have every core, unless --threads says.
-    args.solo_threads = args.threads or cores
-    args.num_workers, threads = default_parallelism(args.device, cores, args.num_workers)
-    args.threads = args.threads or threads
-    torch.set_num_threads(args.threads)
+    return InferenceOptions(
+        device="cpu" if args.use_cpu or not torch.cuda.is_available() else "cuda",
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        num_threads=args.threads,
+        fast=not args.eager,
+        precision=args.precision,
+    )
 
 
 def default_model(quiet: bool = False) -> str:
@@ -204,17 +219,18 @@ def default_model(quiet: bool = False) -> str:
         ) from err
 
 
-def load_model(args: argparse.Namespace):
-    """`(model, feature_extractor)` for `args.model` (resolved with [`default_model`] when not given, and set in
-    `args`) on `args.device`; a missing or broken checkpoint is a usage error."""
+def load_model(name: str | None, *, device: str, quiet: bool = False) -> tuple[str, Any, Any]:
+    """`(name, model, feature_extractor)` for `--model` `name` (resolved with [`default_model`] when None) on
+    `device`; a missing or broken checkpoint is a usage error."""
     from ..inference.engine import load_model_and_extractor
 
-    if args.model is None:
-        args.model = default_model(quiet=getattr(args, "quiet", False))
+    if name is None:
+        name = default_model(quiet=quiet)
     try:
-        return load_model_and_extractor(args.model, device=args.device)
+        model, extractor = load_model_and_extractor(name, device=device)
     except (OSError, ValueError) as err:
-        raise UsageError(f"cannot load the model {args.model!r}: {err}") from err
+        raise UsageError(f"cannot load the model {name!r}: {err}") from err
+    return name, model, extractor
 
 
 __all__ = [
@@ -227,8 +243,7 @@ __all__ = [
     "LIST_EXTENSIONS",
     "UsageError",
     "add_common_arguments",
-    "available_cores",
-    "default_parallelism",
+    "InferenceOptions",
     "check_common_arguments",
     "collect_inputs",
     "default_model",

@@ -27,28 +27,16 @@ import argparse
 import importlib.util
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-import torch
 from tqdm.auto import tqdm
 
-from ..audio.batches import AudioFileDataset, make_loader
-from ..audio.decoding import AudioLoadError
-from ..configuration_soundnet import SoundNetLayerInfo
-from ..inference.engine import inference_engine, run_batches
-from ..inference.features import HEAD_OUTPUTS, clip_layer_features, head_channels, resolve_layer
-from ..inference.streaming import concatenate_chunks, stream_file
-from .common import (
-    EXIT_FAILED_FILES,
-    EXIT_OK,
-    UsageError,
-    add_common_arguments,
-    check_common_arguments,
-    collect_inputs,
-    load_model,
-)
-from .feature_writers import DATASET_FORMAT, WRITERS, ParquetDatasetWriter, write_features
+from ..exit_status import EXIT_FAILED_FILES, EXIT_OK
+from ..inference.extract import ExtractedFeatures, ExtractionFailure, extract_files, extraction_feature_extractor
+from ..inference.features import HEAD_OUTPUTS, resolve_layer
+from .common import InputFile, UsageError, add_common_arguments, check_common_arguments, collect_inputs, load_model
+from .feature_writers import DATASET_FORMAT, WRITERS, FeatureSink, FileSink, ParquetDatasetSink
 from .options import add_option
 
 
@@ -116,22 +104,17 @@ def check_settings(output: Path, settings: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_common_arguments(args)
+    options = check_common_arguments(args)
     if args.format in ("parquet", DATASET_FORMAT) and importlib.util.find_spec("pyarrow") is None:
         raise UsageError(f"--format {args.format} needs pyarrow: pip install 'hf-soundnet[train]' (or pyarrow).")
     inputs = collect_inputs(args.paths)
-    relative = {str(item.path): item.relative for item in inputs}
-
-    model, extractor = load_model(args)
-    if args.no_repeat:
-        extractor.repeat_to_seconds = 0
-    extractor.continue_long_clips = False  # a long file's frames are its own audio's, streamed or not
+    model_name, model, extractor = load_model(args.model, device=options.device, quiet=args.quiet)
     try:
         spec = resolve_layer(model, args.layer)
     except ValueError as err:
         raise UsageError(str(err)) from err
     settings = {
-        "model": str(args.model),
+        "model": str(model_name),
         "layer": spec.name,
         "format": args.format,
         "head_output": args.head_output if spec.is_head else None,
@@ -140,87 +123,62 @@ def run(args: argparse.Namespace) -> int:
         "hop_samples": spec.hop,
         "sampling_rate": extractor.sampling_rate,
         "hop_seconds": spec.hop / extractor.sampling_rate,
-        "repeat_to_seconds": extractor.repeat_to_seconds,
+        "repeat_to_seconds": extraction_feature_extractor(extractor, not args.no_repeat).repeat_to_seconds,
     }
     check_settings(args.output_dir, settings)
     if args.format == DATASET_FORMAT:
-        dataset_writer = ParquetDatasetWriter(args.output_dir, settings)
-        done = dataset_writer.done_paths()
-        pending = [item for item in inputs if item.relative.as_posix() not in done]
-
-        def save(path: str, array: np.ndarray, metadata: dict) -> None:
-            dataset_writer.add(relative[path], array)
-
+        sink = ParquetDatasetSink(args.output_dir, settings)
     else:
-        writer = WRITERS[args.format]
-        targets = {path: args.output_dir / rel.with_name(rel.name + writer.suffix) for path, rel in relative.items()}
-        pending = [item for item in inputs if not targets[str(item.path)].exists()]
-
-        def save(path: str, array: np.ndarray, metadata: dict) -> None:
-            write_features(writer, targets[path], array, metadata)
-
+        sink = FileSink(args.output_dir, WRITERS[args.format])
     try:
-        return extract_pending(args, model, extractor, spec, settings, inputs, pending, save)
-    finally:
-        if args.format == DATASET_FORMAT:
-            dataset_writer.close()
-
-
-def extract_pending(args, model, extractor, spec: SoundNetLayerInfo, settings: dict, inputs, pending, save) -> int:
-    """Extracts the `pending` inputs, handing each file's `(channels, frames)` array to `save(path, array,
-    metadata)`; the exit status."""
-    if len(pending) < len(inputs) and not args.quiet:
-        print(f"soundnet extract: {len(inputs) - len(pending)} files already extracted; skipped.", file=sys.stderr)
-    errors_path = args.output_dir / ERRORS_FILE
-    errors_path.unlink(missing_ok=True)
-    if not pending:
-        return EXIT_OK
-
-    failures = []
-    durations = {str(item.path): probe_duration(item.path) for item in pending} if args.stream_longer_than > 0 else {}
-    streamed = {str(item.path) for item in pending if (durations.get(str(item.path)) or 0.0) > args.stream_longer_than}
-    long_files = [item for item in pending if str(item.path) in streamed]
-    pending = [item for item in pending if str(item.path) not in streamed]
-    if long_files:  # decoded progressively in this process: no workers, so the model takes every core
-        torch.set_num_threads(args.solo_threads)
-        engine = inference_engine(model, fast=True, precision=args.precision)
-        for item in tqdm(long_files, unit="file", desc=f"stream {spec.name}", disable=args.quiet, file=sys.stderr):
-            try:
-                array = streamed_features(engine, item.path, spec, args.head_output, extractor)
-            except (AudioLoadError, OSError, RuntimeError, ValueError) as err:
-                failures.append({"path": str(item.path), "error": f"{item.path}: {err}"})
-                tqdm.write(f"soundnet extract: {item.path}: {err}", file=sys.stderr)
-                continue
-            duration = durations[str(item.path)]
-            metadata = {**settings, "source": str(item.path), "duration_s": duration, "streamed": True}
-            save(str(item.path), array, metadata)
+        pending = [item for item in inputs if not sink.is_done(item.relative)]
+        if len(pending) < len(inputs) and not args.quiet:
+            print(f"soundnet extract: {len(inputs) - len(pending)} files already extracted; skipped.", file=sys.stderr)
+        errors_path = args.output_dir / ERRORS_FILE
+        errors_path.unlink(missing_ok=True)
         if not pending:
-            return report(failures, len(long_files), errors_path)
-        torch.set_num_threads(args.threads)
+            return EXIT_OK
+        results = extract_files(
+            model,
+            extractor,
+            [str(item.path) for item in pending],
+            layer=spec.name,
+            head_output=args.head_output,
+            stream_longer_than=args.stream_longer_than,
+            repeat_short_clips=not args.no_repeat,
+            **options.library_arguments(),
+        )
+        failures = write_results(results, sink, settings=settings, pending=pending, quiet=args.quiet)
+        return report(failures, len(pending), errors_path)
+    finally:
+        sink.close()
 
-    dataset = AudioFileDataset([str(item.path) for item in pending], extractor)
-    loader = make_loader(
-        dataset,
-        batch_size=args.batch_size,
-        num_workers=args.num_workers,
-        pin_memory=next(model.parameters()).device.type == "cuda",
-    )
-    with tqdm(
-        total=len(pending), unit="file", desc=f"extract {spec.name}", disable=args.quiet, file=sys.stderr
-    ) as bar:
-        for batch, output in run_batches(
-            model, loader, num_blocks=spec.num_blocks, fast=not args.eager, precision=args.precision
-        ):
-            for item in batch.failures:
-                failures.append({"path": item.name, "error": item.error})
-                tqdm.write(f"soundnet extract: {item.error}", file=sys.stderr)
-            if output is not None:
-                features = clip_layer_features(output, spec, head_output=args.head_output)
-                for item, array in zip(batch.items, features):
-                    metadata = {**settings, "source": item.name, "duration_s": item.duration_s}
-                    save(item.name, array, metadata)
-            bar.update(len(batch.items) + len(batch.failures))
-    return report(failures, len(pending) + len(long_files), errors_path)
+
+def write_results(
+    results: Iterable[ExtractedFeatures | ExtractionFailure],
+    sink: FeatureSink,
+    *,
+    settings: dict,
+    pending: list[InputFile],
+    quiet: bool,
+) -> list[dict]:
+    """Saves each result of `extract_files` over `pending` to `sink` with its metadata and reports each failure on
+    stderr; the failures, as `errors.jsonl` lines."""
+    inputs = {str(item.path): item for item in pending}
+    failures = []
+    layer = settings["layer"]
+    with tqdm(total=len(pending), unit="file", desc=f"extract {layer}", disable=quiet, file=sys.stderr) as bar:
+        for result in results:
+            if isinstance(result, ExtractionFailure):
+                failures.append({"path": result.name, "error": result.error})
+                tqdm.write(f"soundnet extract: {result.error}", file=sys.stderr)
+            else:
+                metadata = {**settings, "source": result.name, "duration_s": result.duration_s}
+                if result.streamed:
+                    metadata["streamed"] = True
+                sink.save(inputs[result.name].relative, result.features, metadata)
+            bar.update(1)
+    return failures
 
 
 def report(failures: list[dict], num_files: int, errors_path: Path) -> int:
@@ -233,31 +191,6 @@ def report(failures: list[dict], num_files: int, errors_path: Path) -> int:
             file=sys.stderr,
         )
     return EXIT_FAILED_FILES if failures else EXIT_OK
-
-
-def probe_duration(path: Path) -> float | None:
-    """The duration in seconds that the container's header states, or None when unknown or unreadable (the batch
-    path then decodes the file and reports any error)."""
-    try:
-        from torchcodec.decoders import AudioDecoder
-
-        return AudioDecoder(str(path)).metadata.duration_seconds_from_header
-    except Exception:  # a corrupt file: left to the batch path, which names the problem
-        return None
-
-
-def streamed_features(engine, path: Path, spec: SoundNetLayerInfo, head_output: str, extractor) -> np.ndarray:
-    """Layer `spec` of a whole file by exact chunked streaming: `(channels, frames)` float32, as the batch path
-    writes it."""
-    chunks = stream_file(
-        engine, path, [spec.name], input_scale=extractor.input_scale, channel_mode=extractor.channel_mode
-    )
-    values = concatenate_chunks(chunks, [spec.name])
-    if spec.is_head:
-        features = head_channels(values["object_logits"], values["scene_logits"], head_output)
-    else:
-        features = values[spec.name]
-    return np.ascontiguousarray(features.float().numpy())
 
 
 __all__ = ["add_arguments", "check_settings", "run"]

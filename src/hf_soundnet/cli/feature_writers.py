@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -168,11 +169,63 @@ class ParquetDatasetWriter:
         self.flush()
 
 
+class FeatureSink(Protocol):
+    """Where `soundnet extract` puts each input's features: by the input's path relative to the inputs' common
+    folder (`relative`), which also says whether an earlier run already did it."""
+
+    def is_done(self, relative: Path) -> bool: ...
+
+    def save(self, relative: Path, features: np.ndarray, metadata: dict) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class FileSink:
+    """One file per input, `OUT/<relative><suffix>`, written atomically by `writer` (`--format npy|safetensors|parquet`)."""
+
+    def __init__(self, output: Path, writer: FeatureWriter):
+        self.output = output
+        self.writer = writer
+
+    def target(self, relative: Path) -> Path:
+        return self.output / relative.with_name(relative.name + self.writer.suffix)
+
+    def is_done(self, relative: Path) -> bool:
+        return self.target(relative).exists()
+
+    def save(self, relative: Path, features: np.ndarray, metadata: dict) -> None:
+        write_features(self.writer, self.target(relative), features, metadata=metadata)
+
+    def close(self) -> None:
+        pass
+
+
+class ParquetDatasetSink:
+    """Every input's frames in one dataset of Parquet shards ([`ParquetDatasetWriter`], `--format parquet-dataset`);
+    the metadata is the writer's, in each shard."""
+
+    def __init__(self, output: Path, metadata: dict):
+        self.writer = ParquetDatasetWriter(output, metadata)
+        self.done = self.writer.done_paths()
+
+    def is_done(self, relative: Path) -> bool:
+        return relative.as_posix() in self.done
+
+    def save(self, relative: Path, features: np.ndarray, metadata: dict) -> None:
+        self.writer.add(relative, features)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
 __all__ = [
     "DATASET_FOLDER",
     "DATASET_FORMAT",
     "WRITERS",
+    "FeatureSink",
     "FeatureWriter",
+    "FileSink",
+    "ParquetDatasetSink",
     "ParquetDatasetWriter",
     "read_parquet_features",
     "write_features",

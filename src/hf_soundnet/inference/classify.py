@@ -17,6 +17,7 @@ from ..categories import OBJECT_PREFIX, SCENE_PREFIX
 from ..feature_extraction_soundnet import SoundNetFeatureExtractor
 from .engine import run_batches
 from .features import clip_step_probabilities
+from .parallelism import Parallelism, resolve_parallelism, torch_threads
 
 
 def head_labels(config) -> tuple[list[str], list[str]]:
@@ -40,6 +41,7 @@ def top_k(probabilities: np.ndarray, labels: list[str], k: int) -> list[dict]:
 def classification_record(
     path: str,
     duration_s: float,
+    *,
     object_steps: np.ndarray,
     scene_steps: np.ndarray,
     labels: tuple[list[str], list[str]],
@@ -69,10 +71,12 @@ def classify_files(
     model: torch.nn.Module,
     feature_extractor: SoundNetFeatureExtractor,
     sources: Sequence[AudioSource | str | os.PathLike],
+    *,
     names: Sequence[str] | None = None,
     top_k: int = 5,
     batch_size: int = 8,
-    num_workers: int = 0,
+    num_workers: int | None = None,
+    num_threads: int | None = None,
     fast: bool = True,
     precision: str = "fp32",
 ) -> Iterator[dict]:
@@ -87,7 +91,9 @@ def classify_files(
         names: what to call each source in records (default: its path, else `record {index}`).
         top_k: objects and scenes per record.
         batch_size: clips per forward; sources of similar size share a batch.
-        num_workers: decoding processes (0 decodes in this process).
+        num_workers: decoding processes (0 decodes in this process; None: see `hf_soundnet.inference.parallelism`).
+        num_threads: torch threads of this process while the workers decode (None: the cores they leave); set
+            while the records are made and restored after.
         fast: run [`FastSoundNet`] (default) rather than the transformers model itself.
         precision: `"fp32"` (equal to the eager model to 1e-4), `"bf16"` or `"fp16"`.
 
@@ -97,34 +103,58 @@ def classify_files(
         and the top `object` and `scene`); or `{"path", "error"}` for a source that could not be decoded.
 
     Raises:
-        ValueError: at the call (not at the first record), for a model without heads or `top_k < 1`.
+        ValueError: at the call (not at the first record), for a model without heads, `top_k < 1`, negative
+            `num_workers` or `num_threads < 1`.
     """
     if not model.has_heads:
         raise ValueError(f"The model has no object/scene heads (classifier_type={model.config.classifier_type!r}).")
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}.")
-    labels = head_labels(model.config)
-    step_seconds = model.config.head_hop / feature_extractor.sampling_rate
+    device = next(model.parameters()).device.type
     return _records(
-        model, feature_extractor, sources, names, labels, step_seconds, top_k, batch_size, num_workers, fast, precision
+        model,
+        AudioFileDataset([s if isinstance(s, (bytes, dict)) else str(s) for s in sources], feature_extractor, names),
+        labels=head_labels(model.config),
+        step_seconds=model.config.head_hop / feature_extractor.sampling_rate,
+        top_k=top_k,
+        batch_size=batch_size,
+        parallelism=resolve_parallelism(device, num_workers=num_workers, num_threads=num_threads),
+        fast=fast,
+        precision=precision,
     )
 
 
 def _records(
-    model, feature_extractor, sources, names, labels, step_seconds, top_k, batch_size, num_workers, fast, precision
+    model: torch.nn.Module,
+    dataset: AudioFileDataset,
+    *,
+    labels: tuple[list[str], list[str]],
+    step_seconds: float,
+    top_k: int,
+    batch_size: int,
+    parallelism: Parallelism,
+    fast: bool,
+    precision: str,
 ) -> Iterator[dict]:
     """The generator behind [`classify_files`], once its arguments are checked."""
-    dataset = AudioFileDataset(
-        [s if isinstance(s, (bytes, dict)) else str(s) for s in sources], feature_extractor, names
-    )
     on_gpu = next(model.parameters()).device.type == "cuda"
-    loader = make_loader(dataset, batch_size=batch_size, num_workers=num_workers, pin_memory=on_gpu)
-    for batch, output in run_batches(model, loader, fast=fast, precision=precision):
-        for item in batch.failures:
-            yield {"path": item.name, "error": item.error}
-        if output is not None:
+    loader = make_loader(dataset, batch_size=batch_size, num_workers=parallelism.num_workers, pin_memory=on_gpu)
+    with torch_threads(parallelism.num_threads):
+        for batch, output in run_batches(model, loader, fast=fast, precision=precision):
+            for item in batch.failures:
+                yield {"path": item.name, "error": item.error}
+            if output is None:
+                continue
             for item, (objects, scenes) in zip(batch.items, clip_step_probabilities(output)):
-                yield classification_record(item.name, item.duration_s, objects, scenes, labels, top_k, step_seconds)
+                yield classification_record(
+                    item.name,
+                    item.duration_s,
+                    object_steps=objects,
+                    scene_steps=scenes,
+                    labels=labels,
+                    k=top_k,
+                    step_seconds=step_seconds,
+                )
 
 
 __all__ = ["classification_record", "classify_files", "head_labels", "top_k"]

@@ -70,16 +70,19 @@ def forward_batch(
 def run_batches(
     model: torch.nn.Module,
     loader: DataLoader,
+    *,
     num_blocks: int | None = None,
     fast: bool = True,
     precision: str = "fp32",
+    engine: torch.nn.Module | None = None,
 ) -> Iterator[tuple[AudioBatch, SoundNetIntermediatesOutput | None]]:
     """
     Yields each loader batch with its [`forward_batch`] output (None when every item of the batch failed), run by
-    [`inference_engine`]`(model, fast, precision)`.
+    `engine` when given (an engine already built from `model`), else by [`inference_engine`]`(model, fast, precision)`.
     """
     batches = iter(loader)  # worker processes start decoding while the engine is built
-    engine = inference_engine(model, fast=fast, precision=precision)
+    if engine is None:
+        engine = inference_engine(model, fast=fast, precision=precision)
     for batch in batches:
         output = None
         if batch.items:
