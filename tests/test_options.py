@@ -1,4 +1,4 @@
-"""One dialect: every front door (the `soundnet` subcommands, `python -m hf_soundnet.hub`, the examples) takes the
+"""One dialect: every front door (the `soundnet` subcommands, the examples) takes the
 same spelling for the same thing, in kebab-case and snake_case, exits 0 for --help and 2 for a usage error, and
 `soundnet --version` prints the package version. Parsers are called in-process (no subprocesses)."""
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 import hf_soundnet
-from hf_soundnet import hub
 from hf_soundnet.cli import build_parser, main
 from hf_soundnet.cli.common import EXIT_FAILED_FILES, EXIT_OK, EXIT_PUSH_FAILED, EXIT_USAGE
+from hf_soundnet.cli.options import parse_command_line
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +54,7 @@ FRONT_DOORS = {
         ["x.wav", "--layer", "pool5", "--output-dir", "out"],
         ["output_dir", "use_cpu", "num_workers", "quiet"],
     ),
-    "python -m hf_soundnet.hub": (hub.parse_args, ["folder", "user/repo"], ["hub_token", "hub_private_repo", "quiet"]),
+    "soundnet push": (soundnet("push"), ["folder", "user/repo"], ["hub_token", "hub_private_repo", "quiet"]),
     "build_corpus": (
         example("build_corpus"),
         ["--videos", "v", "--output_dir", "out", "--teachers", "objects=a", "scenes=b"],
@@ -146,7 +146,7 @@ def test_deprecated_spellings_warn_and_keep_working(capsys, tmp_path):
     assert str(args.output_file) == "a.jsonl" and args.use_cpu is True
     args = build_parser().parse_args(["extract", "x.wav", "--layer", "conv1", "--output", "feats"])
     assert str(args.output_dir) == "feats"
-    args = hub.parse_args(["folder", "user/repo", "--private", "--token", "hf_x"])
+    args = parse_command_line(build_parser(), ["push", "folder", "user/repo", "--private", "--token", "hf_x"])
     assert args.hub_private_repo is True and args.hub_token == "hf_x"
     assert "--private is deprecated" in capsys.readouterr().err
     # Through `main`, the warning names the new spelling (and --quiet drops it).
