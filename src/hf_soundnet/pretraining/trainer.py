@@ -275,24 +275,12 @@ def find_resume_checkpoint(output_dir: str | os.PathLike) -> tuple[str | None, d
     return None, torn
 
 
-def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
-    """
-    The newest `checkpoint-N` folder of `output_dir` that a run can resume from (see `checkpoint_problem`), or None;
-    logs a warning naming each newer, torn one.
-    """
-    checkpoint, torn = find_resume_checkpoint(output_dir)
-    for folder, problem in torn.items():
-        logger.warning(
-            "%s is incomplete (%s): resuming from %s instead.", folder, problem, checkpoint or "the start (step 0)"
-        )
-    return checkpoint
-
-
 def resume_checkpoint(output_dir: str | os.PathLike, state=None) -> str | None:
     """
-    What `--resume` resumes from: `last_complete_checkpoint(output_dir)`, with every newer torn checkpoint set aside
-    (`set_aside_checkpoint`) by the main process once every process has chosen (`state`, an
-    `accelerate.PartialState`, synchronises them; None for one process).
+    What `--resume` resumes from: the newest complete `checkpoint-N` of `output_dir` (or None; see
+    [`find_resume_checkpoint`]), logging a warning naming each newer, torn one, which the main process sets aside
+    (`set_aside_checkpoint`) once every process has chosen (`state`, an `accelerate.PartialState`, synchronises
+    them; None for one process).
     """
     checkpoint, torn = find_resume_checkpoint(output_dir)
     for folder, problem in torn.items():
@@ -336,7 +324,6 @@ __all__ = [
     "distillation_training_arguments",
     "distillation_training_defaults",
     "find_resume_checkpoint",
-    "last_complete_checkpoint",
     "resume_checkpoint",
     "set_aside_checkpoint",
     "use_clean_worker_processes",
