@@ -21,7 +21,6 @@ or shards were skipped, or a corrupt record or shard with --strict, 2 usage erro
 --output_dir holding checkpoints without --resume), 3 saved locally but the Hub push failed.
 """
 
-import json
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -30,7 +29,6 @@ from pathlib import Path
 import torch
 from accelerate import PartialState
 from transformers import HfArgumentParser, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 
 from hf_soundnet import SoundNetFeatureExtractor
 from hf_soundnet.cli.common import EXIT_FAILED_FILES, EXIT_OK, EXIT_USAGE
@@ -46,9 +44,10 @@ from hf_soundnet.pretraining.corpus import (
 from hf_soundnet.pretraining.data import CorruptRecordError, SoundNetPretrainingCollator, pretraining_dataset
 from hf_soundnet.pretraining.student import choose_head_teachers, load_student, pretrained_model_card
 from hf_soundnet.pretraining.trainer import (
+    ResumeError,
     SoundNetDistillationTrainer,
+    checkpoint_to_start_from,
     distillation_training_defaults,
-    resume_checkpoint,
     use_clean_worker_processes,
 )
 
@@ -125,21 +124,15 @@ def pretrain(args: PretrainArguments, training_args: TrainingArguments) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
 
-    checkpoint = training_args.resume_from_checkpoint  # a path given explicitly
-    if checkpoint is None:
-        existing = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
-        if existing and not args.resume:
-            print(
-                f"error: {output_dir} already holds {existing}; pass --resume to continue it, or choose another "
-                "--output_dir.",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
-        # The newest checkpoint whose save finished; newer torn ones (a crash while saving) are named and set aside.
-        checkpoint = resume_checkpoint(output_dir, state) if args.resume else None
-        if args.resume and not checkpoint:
-            logger.warning("--resume: no checkpoint in %s yet; starting from step 0.", output_dir)
-    start_step = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"] if checkpoint else 0
+    # With --resume, the newest checkpoint whose save finished; newer torn ones (a crash while saving) are named and
+    # set aside. Without it, an --output_dir that holds checkpoints is refused.
+    try:
+        checkpoint, start_step = checkpoint_to_start_from(
+            output_dir, resume=args.resume, checkpoint=training_args.resume_from_checkpoint, state=state
+        )
+    except ResumeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
     if num_shards % state.num_processes:
         logger.warning(
             "The corpus has %d shards for %d processes: %s. Rebuild it with a --shard_size that gives a multiple of the "
