@@ -129,6 +129,19 @@ def test_soundnet_main_exit_statuses_and_version(capsys):
     assert (EXIT_OK, EXIT_FAILED_FILES, EXIT_USAGE, EXIT_PUSH_FAILED) == (0, 1, 2, 3)
 
 
+def test_soundnet_is_the_one_front_door(capsys, tmp_path):
+    """`soundnet --help` lists every command; `soundnet push` refuses an incomplete folder as a usage error before any
+    network access."""
+    assert main(["--help"]) == EXIT_OK
+    listed = capsys.readouterr().out
+    for command in ("classify", "extract", "convert", "push"):
+        assert f"    {command} " in listed, command
+    (tmp_path / "config.json").write_text("{}")
+    assert main(["push", str(tmp_path), "user/repo"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "soundnet push: error:" in err and "preprocessor_config.json" in err and "model.safetensors" in err
+
+
 def test_version_is_written_once():
     """pyproject.toml takes the version from `__version__` (hatch's dynamic version), so the two cannot drift."""
     import tomllib
