@@ -10,8 +10,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def default_cache() -> Path:
-    """`$HF_SOUNDNET_CACHE/benchmark` (default `~/.cache/hf_soundnet/benchmark`): generated audio, outside git."""
-    return Path(os.environ.get("HF_SOUNDNET_CACHE", Path.home() / ".cache" / "hf_soundnet")) / "benchmark"
+    """`hf_soundnet.cache.cache_dir() / "benchmark"` (default `~/.cache/hf_soundnet/benchmark`): generated audio,
+    outside git."""
+    from hf_soundnet.cache import cache_dir
+
+    return cache_dir() / "benchmark"
 
 
 def shared_dir() -> Path:

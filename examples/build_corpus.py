@@ -32,24 +32,18 @@ from transformers import HfArgumentParser
 from hf_soundnet import SoundNetFeatureExtractor
 from hf_soundnet.cli.common import EXIT_FAILED_FILES, EXIT_OK, EXIT_USAGE
 from hf_soundnet.cli.options import QUIET_HELP, HelpFormatter, parse_dataclasses, silenced
-from hf_soundnet.pretraining.corpus import (
-    CORPUS_INFO_FILE,
-    CorpusError,
-    CorpusInfo,
-    TeacherInfo,
-    load_corpus_info,
-    save_corpus_info,
-)
+from hf_soundnet.pretraining.corpus import CorpusError, save_corpus_info
 from hf_soundnet.pretraining.corpus_builder import (
     VIDEO_EXTENSIONS,
     CorpusBuilder,
+    corpus_info_for_build,
     find_videos,
     finished_keys,
     read_failures,
     set_aside_unreadable_shards,
 )
 from hf_soundnet.pretraining.corpus_card import write_dataset_card
-from hf_soundnet.pretraining.teachers import ImageTeacher, TeacherLoadError, parse_teacher_spec
+from hf_soundnet.pretraining.teachers import TeacherLoadError, load_teachers
 
 
 @dataclass
@@ -86,34 +80,6 @@ def parse_args(argv: list[str] | None = None) -> CorpusArguments:
     return args
 
 
-def load_teachers(specs: list[str], device) -> list[ImageTeacher]:
-    named = [parse_teacher_spec(spec, i) for i, spec in enumerate(specs)]
-    names = [name for name, _ in named]
-    if len(set(names)) != len(names):
-        raise TeacherLoadError(f"Teacher names must be unique, got {names}; name them with NAME=MODEL.")
-    return [ImageTeacher.from_pretrained(model, name, device=device) for name, model in named]
-
-
-def prepare_corpus(args: CorpusArguments, teachers: list[ImageTeacher]) -> CorpusInfo:
-    """The corpus settings; on a resumed build, checks they equal those the corpus was started with."""
-    info = CorpusInfo(
-        teachers=[TeacherInfo(t.name, t.model_id, t.num_classes, t.labels) for t in teachers],
-        sampling_rate=args.sampling_rate,
-        step_seconds=args.step_seconds,
-        audio_format=args.audio_format,
-        channel_mode=args.channel_mode,
-    )
-    if (args.output_dir / CORPUS_INFO_FILE).exists():
-        existing = load_corpus_info(args.output_dir)
-        if existing.settings() != info.settings():
-            raise CorpusError(
-                f"{args.output_dir}: this corpus was started with other settings or teachers:\n  on disk: "
-                f"{existing.settings()}\n  asked:   {info.settings()}\nUse the same options to resume, or another "
-                "--output_dir for a new corpus."
-            )
-    return info
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with silenced(args.quiet):
@@ -126,8 +92,15 @@ def build(args: CorpusArguments) -> int:
     # would think it is alone).
     state = PartialState(cpu=args.use_cpu or not torch.cuda.is_available())
     try:
-        teachers = load_teachers(args.teachers, state.device)
-        info = prepare_corpus(args, teachers)
+        teachers = load_teachers(args.teachers, device=state.device)
+        info = corpus_info_for_build(
+            args.output_dir,
+            teachers,
+            sampling_rate=args.sampling_rate,
+            step_seconds=args.step_seconds,
+            audio_format=args.audio_format,
+            channel_mode=args.channel_mode,
+        )
         keys = find_videos(args.videos, args.extensions)
     except (TeacherLoadError, CorpusError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

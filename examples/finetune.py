@@ -23,7 +23,6 @@ Example:
 
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -31,14 +30,7 @@ from transformers import AutoFeatureExtractor, HfArgumentParser, Trainer, Traini
 
 from hf_soundnet import SoundNetFeatureExtractor
 from hf_soundnet.cli.common import EXIT_FAILED_FILES, EXIT_OK, EXIT_USAGE
-from hf_soundnet.cli.options import (
-    QUIET_HELP,
-    HelpFormatter,
-    parse_dataclasses,
-    quiet_trainer,
-    quiet_training,
-    silenced,
-)
+from hf_soundnet.cli.options import QUIET_HELP, HelpFormatter, parse_dataclasses, quiet_trainer, run_training_script
 from hf_soundnet.downstream.finetuning import (
     AudioClassificationCollator,
     accuracy_metric,
@@ -47,7 +39,7 @@ from hf_soundnet.downstream.finetuning import (
     random_crop_transform,
 )
 from hf_soundnet.downstream.labelled_audio import load_labelled_audio
-from hf_soundnet.hub import publish_trained_model
+from hf_soundnet.hub import defer_push_to_hub, publish_training_output
 
 
 @dataclass
@@ -85,19 +77,15 @@ def load_split(args: FinetuneArguments, split: str, extractor) -> tuple:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args, training_args = parse_args(argv)
-    with silenced(args.quiet):
-        return finetune(args, training_args)
+    return run_training_script(parse_args, finetune, argv)
 
 
 def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> int:
     """Decodes the data, trains, evaluates, saves (and pushes) the model; the exit status."""
-    if args.quiet:
-        quiet_training(training_args)
     training_args.remove_unused_columns = False  # the collator needs the raw `waveform` column
     # The final model is pushed once, after it is saved (below), so that an unreachable Hub never stops training
     # and a failed push exits 3 with the local model intact; the Trainer itself pushes nothing.
-    push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
+    repo_id = defer_push_to_hub(training_args)
 
     try:
         extractor = AutoFeatureExtractor.from_pretrained(args.model)
@@ -149,19 +137,11 @@ def finetune(args: FinetuneArguments, training_args: TrainingArguments) -> int:
         print(f"eval accuracy: {metrics['eval_accuracy']:.4f}")
     if skipped:
         print(f"finetune: {len(skipped)} clips were skipped (listed above).", file=sys.stderr)
-    if push_to_hub and trainer.is_world_process_zero():
-        # The Trainer's own default repo name: the output folder's.
-        repo_id = training_args.hub_model_id or Path(training_args.output_dir).absolute().name
+    if repo_id and trainer.is_world_process_zero():
         trainer.create_model_card(
             model_name=repo_id.split("/")[-1], finetuned_from=args.model, tasks="audio-classification"
         )
-        status = publish_trained_model(
-            training_args.output_dir,
-            repo_id,
-            token=training_args.hub_token,
-            private=bool(training_args.hub_private_repo),
-            program="finetune",
-        )
+        status = publish_training_output(training_args, repo_id, program="finetune")
         if status != EXIT_OK:
             return status
     return EXIT_FAILED_FILES if skipped else EXIT_OK

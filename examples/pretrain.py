@@ -21,7 +21,6 @@ or shards were skipped, or a corrupt record or shard with --strict, 2 usage erro
 --output_dir holding checkpoints without --resume), 3 saved locally but the Hub push failed.
 """
 
-import json
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -29,22 +28,12 @@ from pathlib import Path
 
 import torch
 from accelerate import PartialState
-from transformers import AutoConfig, HfArgumentParser, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
+from transformers import HfArgumentParser, TrainingArguments
 
-import hf_soundnet  # noqa: F401  (registers SoundNet with the Auto classes)
-from hf_soundnet import SOUNDNET_VARIANTS, SoundNetConfig, SoundNetFeatureExtractor, SoundNetForPreTraining
+from hf_soundnet import SoundNetFeatureExtractor
 from hf_soundnet.cli.common import EXIT_FAILED_FILES, EXIT_OK, EXIT_USAGE
-from hf_soundnet.cli.options import (
-    QUIET_HELP,
-    HelpFormatter,
-    parse_dataclasses,
-    quiet_trainer,
-    quiet_training,
-    silenced,
-)
-from hf_soundnet.conversion.convert import MODEL_CARDS
-from hf_soundnet.hub import publish_trained_model, render_model_card
+from hf_soundnet.cli.options import QUIET_HELP, HelpFormatter, parse_dataclasses, quiet_trainer, run_training_script
+from hf_soundnet.hub import defer_push_to_hub, publish_training_output
 from hf_soundnet.pretraining.corpus import (
     CorpusError,
     CorruptShardError,
@@ -52,22 +41,18 @@ from hf_soundnet.pretraining.corpus import (
     list_shards,
     load_corpus_info,
 )
-from hf_soundnet.pretraining.data import (
-    CorruptRecordError,
-    SoundNetPretrainingCollator,
-    default_head_teachers,
-    pretraining_dataset,
-)
+from hf_soundnet.pretraining.data import CorruptRecordError, SoundNetPretrainingCollator, pretraining_dataset
+from hf_soundnet.pretraining.student import choose_head_teachers, load_student, pretrained_model_card
 from hf_soundnet.pretraining.trainer import (
+    ResumeError,
     SoundNetDistillationTrainer,
+    checkpoint_to_start_from,
     distillation_training_defaults,
-    resume_checkpoint,
     use_clean_worker_processes,
 )
 
 
 logger = logging.getLogger("pretrain")
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 
 
 @dataclass
@@ -115,62 +100,23 @@ def parse_args(argv: list[str] | None = None) -> tuple[PretrainArguments, Traini
     return args, training_args
 
 
-def head_teachers(args: PretrainArguments, info) -> dict[str, str]:
-    heads = default_head_teachers(info)
-    for head, name in (("object", args.object_teacher), ("scene", args.scene_teacher)):
-        if name:
-            info.teacher(name)  # raises CorpusError naming the corpus's teachers
-            heads[head] = name
-    return heads
-
-
-def load_model(name: str, info, heads: dict[str, str]) -> SoundNetForPreTraining:
-    """A variant from scratch, a config folder from scratch, or a checkpoint; head sizes must fit the teachers."""
-    sizes = {f"num_{head}_classes": info.teacher(teacher).num_classes for head, teacher in heads.items()}
-    if name in SOUNDNET_VARIANTS:
-        return SoundNetForPreTraining(SoundNetConfig.from_variant(name, **sizes))
-    config = AutoConfig.from_pretrained(name)
-    if not isinstance(config, SoundNetConfig):
-        raise ValueError(f"{name}: not a SoundNet config (model_type {config.model_type!r}).")
-    if Path(name).is_dir() and not any((Path(name) / f).exists() for f in WEIGHT_FILES):
-        for field, size in sizes.items():
-            setattr(config, field, size)
-        return SoundNetForPreTraining(config)
-    model = SoundNetForPreTraining.from_pretrained(name)
-    wrong = {f: (getattr(model.config, f), s) for f, s in sizes.items() if getattr(model.config, f) != s}
-    if wrong:
-        raise ValueError(
-            f"{name}: head sizes (model, corpus teacher) differ: {wrong}. Start from scratch (--model soundnet8, or a "
-            "folder with only config.json) or pick matching teachers with --object_teacher/--scene_teacher."
-        )
-    return model
-
-
 def main(argv: list[str] | None = None) -> int:
-    args, training_args = parse_args(argv)
-    with silenced(args.quiet):
-        return pretrain(args, training_args)
+    return run_training_script(parse_args, pretrain, argv)
 
 
 def pretrain(args: PretrainArguments, training_args: TrainingArguments) -> int:
     """Trains on the corpus, saves (and pushes) the model; the exit status."""
-    if args.quiet:
-        quiet_training(training_args)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     state = PartialState()  # set up by TrainingArguments
     # The final model is pushed once, after it is saved (below), with its model card; the Trainer pushes nothing.
-    push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
+    repo_id = defer_push_to_hub(training_args)
     output_dir = Path(training_args.output_dir)
     try:
         info = load_corpus_info(args.corpus)
-        heads = head_teachers(args, info)
+        heads = choose_head_teachers(info, object_teacher=args.object_teacher, scene_teacher=args.scene_teacher)
         check_readable_shards(args.corpus, strict=args.strict)  # warns naming each unreadable shard
         num_shards = len(list_shards(args.corpus))
-        model = load_model(args.model, info, heads)
-        if model.config.sampling_rate != info.sampling_rate:
-            raise ValueError(
-                f"The model expects {model.config.sampling_rate} Hz but the corpus holds {info.sampling_rate} Hz audio."
-            )
+        model = load_student(args.model, info=info, head_teachers=heads)
     except CorruptShardError as err:  # with --strict: the corpus itself is damaged, not the command line
         print(f"error (--strict): {err}", file=sys.stderr)
         return EXIT_FAILED_FILES
@@ -178,21 +124,15 @@ def pretrain(args: PretrainArguments, training_args: TrainingArguments) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
 
-    checkpoint = training_args.resume_from_checkpoint  # a path given explicitly
-    if checkpoint is None:
-        existing = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
-        if existing and not args.resume:
-            print(
-                f"error: {output_dir} already holds {existing}; pass --resume to continue it, or choose another "
-                "--output_dir.",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
-        # The newest checkpoint whose save finished; newer torn ones (a crash while saving) are named and set aside.
-        checkpoint = resume_checkpoint(output_dir, state) if args.resume else None
-        if args.resume and not checkpoint:
-            logger.warning("--resume: no checkpoint in %s yet; starting from step 0.", output_dir)
-    start_step = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"] if checkpoint else 0
+    # With --resume, the newest checkpoint whose save finished; newer torn ones (a crash while saving) are named and
+    # set aside. Without it, an --output_dir that holds checkpoints is refused.
+    try:
+        checkpoint, start_step = checkpoint_to_start_from(
+            output_dir, resume=args.resume, checkpoint=training_args.resume_from_checkpoint, state=state
+        )
+    except ResumeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
     if num_shards % state.num_processes:
         logger.warning(
             "The corpus has %d shards for %d processes: %s. Rebuild it with a --shard_size that gives a multiple of the "
@@ -257,49 +197,13 @@ def pretrain(args: PretrainArguments, training_args: TrainingArguments) -> int:
         return status
     if not args.quiet:
         print(f"Saved the model at step {trainer.state.global_step} to {output_dir}.")
-    if push_to_hub:
-        # The Trainer's own default repo name: the output folder's.
-        repo_id = training_args.hub_model_id or output_dir.absolute().name
-        card = model_card(args, trainer, heads, repo_id)
-        pushed = publish_trained_model(
-            output_dir,
-            repo_id,
-            card,
-            training_args.hub_token,
-            bool(training_args.hub_private_repo),
-            program="pretrain",
+    if repo_id:
+        card = pretrained_model_card(
+            trainer, repo_id, corpus_name=args.corpus.name, head_teachers=heads, crop_seconds=args.crop_seconds
         )
+        pushed = publish_training_output(training_args, repo_id, card=card, program="pretrain")
         status = pushed if pushed != EXIT_OK else status
     return status
-
-
-def model_card(args: PretrainArguments, trainer: SoundNetDistillationTrainer, heads: dict[str, str], repo_id: str):
-    """The soundnet5 template filled with this run's architecture and training facts."""
-    config = trainer.model.config
-    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    architecture = (
-        f"{config.num_blocks} conv blocks ({', '.join(map(str, config.conv_channels))} channels; kernels "
-        f"{', '.join(map(str, config.conv_kernel_sizes))}; max-pools {', '.join(map(str, config.pool_kernel_sizes))}) "
-        f"and two heads of {config.num_object_classes} and {config.num_scene_classes} classes (kernel "
-        f"{config.head_kernel_size}, stride {config.head_stride}), {trainer.model.num_parameters() / 1e6:.1f} M "
-        "parameters."
-    )
-    return render_model_card(
-        MODEL_CARDS / "soundnet5.md",
-        repo_id=repo_id,
-        model_name=repo_id.split("/")[-1],
-        num_layers=config.num_blocks + 1,
-        architecture=architecture,
-        training_data=f"the corpus `{args.corpus.name}` built by examples/build_corpus.py, teachers {heads}.",
-        training={
-            "steps": trainer.state.global_step,
-            "crop seconds": args.crop_seconds,
-            "batch size per process": trainer.args.per_device_train_batch_size,
-            "processes": trainer.args.world_size,
-            "learning rate": trainer.args.learning_rate,
-            "last logged loss": f"{losses[-1]:.3f}" if losses else "n/a",
-        },
-    )
 
 
 if __name__ == "__main__":

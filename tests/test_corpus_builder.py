@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 from _helpers_corpus import make_tiny_teacher, make_video
+from conftest import REPO_ROOT, shared_dir
 
 from hf_soundnet import load_audio
 from hf_soundnet.pretraining.corpus import list_shards, load_corpus_info, read_column, teacher_array
 
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = str(REPO_ROOT / "examples" / "build_corpus.py")
 
 
@@ -34,7 +34,7 @@ def build(launcher: list[str], videos: Path, output: Path, teachers: list[str], 
 @pytest.fixture(scope="module")
 def videos_and_teachers(tmp_path_factory):
     root = tmp_path_factory.mktemp("videos")
-    audio = Path(os.environ.get("SOUNDNET_SHARED", REPO_ROOT.parent / "shared")) / "audio"
+    audio = shared_dir() / "audio"
     if not audio.is_dir():
         pytest.skip(f"real recordings not found at {audio}")
     videos = root / "videos"

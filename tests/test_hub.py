@@ -173,7 +173,7 @@ def test_check_checkpoint_folder_names_what_is_missing(tmp_path, tiny_checkpoint
 # -- push and load over the loopback Hub -------------------------------------------------------------------------------
 def test_push_then_load_in_fresh_processes_with_and_without_the_plugin(hub, tmp_path, tiny_checkpoint, noise_file):
     push = run_client(
-        ["-m", "hf_soundnet.hub", str(tiny_checkpoint), "someone/tiny"], hub_env(hub.endpoint, tmp_path / "h0")
+        ["-m", "hf_soundnet.cli", "push", str(tiny_checkpoint), "someone/tiny"], hub_env(hub.endpoint, tmp_path / "h0")
     )
     assert push.returncode == 0, push.stderr[-3000:]
     assert head_files(hub, "someone/tiny") == folder_digest(tiny_checkpoint)
@@ -196,7 +196,7 @@ def test_push_then_load_in_fresh_processes_with_and_without_the_plugin(hub, tmp_
 
 def test_repush_is_idempotent_and_a_change_makes_one_commit(hub, tmp_path, tiny_checkpoint):
     env = hub_env(hub.endpoint, tmp_path / "hf")
-    command = ["-m", "hf_soundnet.hub", str(tiny_checkpoint), "someone/tiny", "--hub-private-repo"]
+    command = ["-m", "hf_soundnet.cli", "push", str(tiny_checkpoint), "someone/tiny", "--hub-private-repo"]
     first, second = run_client(command, env), run_client(command, env)
     assert first.returncode == 0 and second.returncode == 0, second.stderr[-3000:]
     assert hub.store.repo("someone/tiny")["private"]
@@ -222,7 +222,7 @@ def test_failed_push_names_repo_and_endpoint_and_leaves_the_folder(tmp_path, tin
     before = folder_digest(tiny_checkpoint)
     endpoint = closed_port_endpoint()
     result = run_client(
-        ["-m", "hf_soundnet.hub", str(tiny_checkpoint), "someone/tiny"], hub_env(endpoint, tmp_path / "hf")
+        ["-m", "hf_soundnet.cli", "push", str(tiny_checkpoint), "someone/tiny"], hub_env(endpoint, tmp_path / "hf")
     )
     assert result.returncode == 3  # EXIT_PUSH_FAILED
     assert "someone/tiny" in result.stderr and endpoint in result.stderr and "Connection refused" in result.stderr

@@ -1,4 +1,4 @@
-"""One dialect: every front door (the `soundnet` subcommands, `python -m hf_soundnet.hub`, the examples) takes the
+"""One dialect: every front door (the `soundnet` subcommands, the examples) takes the
 same spelling for the same thing, in kebab-case and snake_case, exits 0 for --help and 2 for a usage error, and
 `soundnet --version` prints the package version. Parsers are called in-process (no subprocesses)."""
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 import hf_soundnet
-from hf_soundnet import hub
 from hf_soundnet.cli import build_parser, main
 from hf_soundnet.cli.common import EXIT_FAILED_FILES, EXIT_OK, EXIT_PUSH_FAILED, EXIT_USAGE
+from hf_soundnet.cli.options import parse_command_line
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +54,7 @@ FRONT_DOORS = {
         ["x.wav", "--layer", "pool5", "--output-dir", "out"],
         ["output_dir", "use_cpu", "num_workers", "quiet"],
     ),
-    "python -m hf_soundnet.hub": (hub.parse_args, ["folder", "user/repo"], ["hub_token", "hub_private_repo", "quiet"]),
+    "soundnet push": (soundnet("push"), ["folder", "user/repo"], ["hub_token", "hub_private_repo", "quiet"]),
     "build_corpus": (
         example("build_corpus"),
         ["--videos", "v", "--output_dir", "out", "--teachers", "objects=a", "scenes=b"],
@@ -129,6 +129,19 @@ def test_soundnet_main_exit_statuses_and_version(capsys):
     assert (EXIT_OK, EXIT_FAILED_FILES, EXIT_USAGE, EXIT_PUSH_FAILED) == (0, 1, 2, 3)
 
 
+def test_soundnet_is_the_one_front_door(capsys, tmp_path):
+    """`soundnet --help` lists every command; `soundnet push` refuses an incomplete folder as a usage error before any
+    network access."""
+    assert main(["--help"]) == EXIT_OK
+    listed = capsys.readouterr().out
+    for command in ("classify", "extract", "convert", "push"):
+        assert f"    {command} " in listed, command
+    (tmp_path / "config.json").write_text("{}")
+    assert main(["push", str(tmp_path), "user/repo"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "soundnet push: error:" in err and "preprocessor_config.json" in err and "model.safetensors" in err
+
+
 def test_version_is_written_once():
     """pyproject.toml takes the version from `__version__` (hatch's dynamic version), so the two cannot drift."""
     import tomllib
@@ -146,7 +159,7 @@ def test_deprecated_spellings_warn_and_keep_working(capsys, tmp_path):
     assert str(args.output_file) == "a.jsonl" and args.use_cpu is True
     args = build_parser().parse_args(["extract", "x.wav", "--layer", "conv1", "--output", "feats"])
     assert str(args.output_dir) == "feats"
-    args = hub.parse_args(["folder", "user/repo", "--private", "--token", "hf_x"])
+    args = parse_command_line(build_parser(), ["push", "folder", "user/repo", "--private", "--token", "hf_x"])
     assert args.hub_private_repo is True and args.hub_token == "hf_x"
     assert "--private is deprecated" in capsys.readouterr().err
     # Through `main`, the warning names the new spelling (and --quiet drops it).

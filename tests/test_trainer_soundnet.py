@@ -25,8 +25,10 @@ from hf_soundnet.pretraining.data import (
     pretraining_dataset,
 )
 from hf_soundnet.pretraining.trainer import (
+    ResumeError,
     SoundNetDistillationTrainer,
     checkpoint_problem,
+    checkpoint_to_start_from,
     distillation_training_arguments,
     find_resume_checkpoint,
 )
@@ -186,6 +188,15 @@ def test_only_complete_checkpoints_are_resumed_from(tmp_path, audio_dir):
     assert "optimizer.pt is missing" in damaged("optimizer.pt", lambda p: p.unlink())
     assert "optimizer.pt is truncated" in damaged("optimizer.pt", lambda p: truncate(p, 0.9))
     assert "scheduler.pt is truncated" in damaged("scheduler.pt", truncate)
+
+    # Where a run starts: with resume, the newest complete checkpoint and its step; without, a folder that holds
+    # checkpoints is refused; an explicit checkpoint is taken as it is; a new folder starts at step 0.
+    assert checkpoint_to_start_from(out, resume=True) == (str(out / "checkpoint-2"), 2)
+    with pytest.raises(ResumeError, match="pass --resume"):
+        checkpoint_to_start_from(out, resume=False)
+    explicit = str(out / "checkpoint-1")
+    assert checkpoint_to_start_from(out, resume=False, checkpoint=explicit) == (explicit, 1)
+    assert checkpoint_to_start_from(tmp_path / "new", resume=True) == (None, 0)
 
 
 def test_paper_optimiser_defaults(tmp_path):

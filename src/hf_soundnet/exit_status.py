@@ -1,4 +1,4 @@
-"""Exit statuses of every hf_soundnet command (the `soundnet` subcommands, the examples, `python -m hf_soundnet.hub`).
+"""Exit statuses of every hf_soundnet command (the `soundnet` subcommands and the example scripts).
 
 0 done; 1 some inputs failed, or the work itself failed; 2 usage error (bad options, paths or environment);
 3 the work is saved locally but the Hub push failed (push the folder again later).

@@ -5,22 +5,25 @@ endpoint is huggingface_hub's (`HF_ENDPOINT`, read when huggingface_hub is first
 twice uploads nothing the second time: the Hub's preupload answer carries each stored file's oid, huggingface_hub
 drops unchanged files and skips a commit that would be empty.
 
-Command line (for a folder that is already written, e.g. by the converter or a training run):
-    python -m hf_soundnet.hub FOLDER REPO_ID [--hub-private-repo] [--hub-token TOKEN] [--quiet]
-Exit status as every command's (`hf_soundnet.cli`): 0 pushed, 2 usage error (an incomplete folder), 3 the push failed.
+The command line is `soundnet push FOLDER REPO_ID` (`hf_soundnet.cli.push`), for a folder that is already written;
+commands and training scripts that write a folder push it at their end with [`publish_trained_model`] (training
+scripts through [`defer_push_to_hub`] and [`publish_training_output`]).
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from huggingface_hub import CommitInfo, ModelCard, ModelCardData, create_repo, upload_folder
 from huggingface_hub.utils import HfHubHTTPError
 
-from .cli.options import add_option, add_quiet_argument, parse_command_line, silenced
 from .errors import SoundNetError
-from .exit_status import EXIT_OK, EXIT_PUSH_FAILED, EXIT_USAGE
+from .exit_status import EXIT_OK, EXIT_PUSH_FAILED
+
+
+if TYPE_CHECKING:
+    from transformers import TrainingArguments
 
 
 # Files a folder must hold to be worth pushing, and what the loaders need for each.
@@ -32,6 +35,7 @@ WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json")
 # The HTTP client's error base (httpx's, which huggingface_hub 2.x vendors as `httpx2`), found through
 # HfHubHTTPError's bases so connection failures are caught without importing the client library by name.
 _CLIENT_HTTP_ERROR = next((base for base in HfHubHTTPError.__mro__[1:] if base.__name__ == "HTTPError"), OSError)
+DEFAULT_COMMIT_MESSAGE = "Upload SoundNet checkpoint"
 # Training leftovers that never belong in a published model repo.
 IGNORE_PATTERNS = ["checkpoint-*/**", "runs/**", "*.pt", "optimizer.*", "scheduler.*", "rng_state*", ".git*"]
 
@@ -90,7 +94,7 @@ def push_checkpoint(
     repo_id: str,
     token: str | None = None,
     private: bool = False,
-    commit_message: str = "Upload SoundNet checkpoint",
+    commit_message: str = DEFAULT_COMMIT_MESSAGE,
     revision: str | None = None,
 ) -> CommitInfo:
     """
@@ -124,7 +128,7 @@ def push_checkpoint(
         status = err.response.status_code if err.response is not None else "?"
         raise HubPushError(
             f"The Hub refused the push of {folder} to {where} (HTTP {status}): {err}. Check the repo id and that "
-            "your token (--token or `hf auth login`) has write access."
+            "your token (--hub-token, or the login saved by `hf auth login`) has write access."
         ) from err
     except _CLIENT_HTTP_ERROR as err:
         raise HubPushError(
@@ -142,7 +146,7 @@ def publish_trained_model(
     token: str | None = None,
     private: bool = False,
     program: str = "hf_soundnet",
-    commit_message: str = "Upload SoundNet checkpoint",
+    commit_message: str = DEFAULT_COMMIT_MESSAGE,
 ) -> int:
     """
     The end of a command's `--push-to-hub` (converter, pre-training, fine-tuning): writes `card` as the folder's
@@ -160,7 +164,7 @@ def publish_trained_model(
         print(f"{program}: error: {err}", file=sys.stderr)
         print(
             f"{program}: the checkpoint in {folder} is complete; push it later with "
-            f"`python -m hf_soundnet.hub {folder} {repo_id}`.",
+            f"`soundnet push {folder} {repo_id}`.",
             file=sys.stderr,
         )
         return EXIT_PUSH_FAILED
@@ -168,58 +172,49 @@ def publish_trained_model(
     return EXIT_OK
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m hf_soundnet.hub",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,
+def defer_push_to_hub(training_args: "TrainingArguments") -> str | None:
+    """
+    Takes `--push_to_hub` away from the Trainer of a training script: the script pushes the final model once, after
+    saving it, with [`publish_training_output`], so that an unreachable Hub never stops training and a failed push
+    exits 3 with the local model intact. Sets `training_args.push_to_hub` to False.
+
+    Returns:
+        `str` or `None`: the repo to push to, `--hub_model_id` or else the name of `--output_dir` (the Trainer's own
+            default), or None when the command line did not ask for a push.
+    """
+    if not training_args.push_to_hub:
+        return None
+    training_args.push_to_hub = False
+    return training_args.hub_model_id or Path(training_args.output_dir).absolute().name
+
+
+def publish_training_output(
+    training_args: "TrainingArguments", repo_id: str, card: ModelCard | None = None, program: str = "hf_soundnet"
+) -> int:
+    """
+    [`publish_trained_model`] of a training script's `--output_dir` to `repo_id` (from [`defer_push_to_hub`]), with
+    the token and privacy of its `TrainingArguments` (`--hub_token`, `--hub_private_repo`).
+
+    Returns:
+        `int`: `EXIT_OK` (0) when pushed, `EXIT_PUSH_FAILED` (3) when the push failed.
+    """
+    return publish_trained_model(
+        training_args.output_dir,
+        repo_id,
+        card=card,
+        token=training_args.hub_token,
+        private=bool(training_args.hub_private_repo),
+        program=program,
     )
-    parser.add_argument("folder", type=Path, help="A saved SoundNet checkpoint (config, weights, preprocessor).")
-    parser.add_argument("repo_id", metavar="HUB_MODEL_ID", help="Target model repo, `namespace/name`.")
-    add_option(
-        parser,
-        "hub_private_repo",
-        action="store_true",
-        deprecated=["--private"],
-        help="Create the repo private (when it does not exist).",
-    )
-    add_option(
-        parser,
-        "hub_token",
-        deprecated=["--token"],
-        help="Hub token with write access (default: the saved login or HF_TOKEN).",
-    )
-    add_option(parser, "commit_message", default="Upload SoundNet checkpoint", help="(default: %(default)s)")
-    add_quiet_argument(parser)
-    return parse_command_line(parser, argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    with silenced(args.quiet):
-        return push(args)
-
-
-def push(args: argparse.Namespace) -> int:
-    """`python -m hf_soundnet.hub` once its options are parsed; the exit status."""
-    try:
-        check_checkpoint_folder(args.folder)
-    except HubPushError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        info = push_checkpoint(args.folder, args.repo_id, args.hub_token, args.hub_private_repo, args.commit_message)
-    except HubPushError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_PUSH_FAILED
-    if not args.quiet:
-        print(f"Pushed {args.folder} to {args.repo_id}: {info.commit_url}")
-    return EXIT_OK
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-
-
-__all__ = ["HubPushError", "check_checkpoint_folder", "publish_trained_model", "push_checkpoint", "render_model_card"]
+__all__ = [
+    "DEFAULT_COMMIT_MESSAGE",
+    "HubPushError",
+    "check_checkpoint_folder",
+    "defer_push_to_hub",
+    "publish_trained_model",
+    "publish_training_output",
+    "push_checkpoint",
+    "render_model_card",
+]

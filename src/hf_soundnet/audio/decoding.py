@@ -5,9 +5,9 @@ and `SoundNetAudioClassificationPipeline`.
 Why soxr rather than FFmpeg's resampler inside torchcodec (`AudioDecoder(sample_rate=...)`): reducing to mono first,
 soxr resamples only the channel the model reads (FFmpeg resamples every channel), and `soxr.ResampleStream` continues
 exactly where one call on the whole waveform would, so progressive decoding (`hf_soundnet.inference.streaming`) gives the same
-samples bit for bit. Decoding a 30 s stereo MP3 at 22,050 Hz: 27.3 ms through FFmpeg's resampler, 25.6 ms as
-torchcodec at 44.1 kHz + soxr on the first channel (2-core EPYC). soxr at its "HQ" setting is also librosa's default
-resampler.
+samples bit for bit. It is also no slower: decoding at the file's own rate and resampling one channel does less
+work than resampling every channel inside the decoder (README, benchmark section). soxr at its "HQ" setting is also
+librosa's default resampler.
 """
 
 import os
@@ -31,8 +31,8 @@ def _decoder(source):
 
 
 def preload_decoder() -> None:
-    """Imports torchcodec's decoders and soxr now (loading FFmpeg's libraries takes most of a second), so that
-    processes forked afterwards, such as DataLoader workers, start decoding at once."""
+    """Imports torchcodec's decoders and soxr now (loading FFmpeg's shared libraries is a noticeable part of a
+    process's start-up), so that processes forked afterwards, such as DataLoader workers, start decoding at once."""
     import soxr  # noqa: F401
     import torchcodec.decoders  # noqa: F401
 
@@ -80,23 +80,30 @@ def load_audio(
         path = Path(source)
         name = name or str(path)
         if not path.exists():
-            raise AudioLoadError(f"{name}: no such file.")
+            raise AudioLoadError(f"{name}: no such file; check the path.")
         if path.is_dir():
-            raise AudioLoadError(f"{name}: is a directory, not an audio file.")
+            raise AudioLoadError(f"{name}: is a directory, not an audio file; give the files inside it.")
         if path.stat().st_size == 0:
             raise AudioLoadError(f"{name}: empty file (0 bytes); re-export or re-download it.")
         if not os.access(path, os.R_OK):
-            raise AudioLoadError(f"{name}: not readable (permission denied).")
+            raise AudioLoadError(f"{name}: not readable (permission denied); give this user read access.")
         source = str(path)
     try:
         samples = _decoder(source).get_all_samples()
     except Exception as err:  # torchcodec raises RuntimeError/ValueError with FFmpeg's words
-        raise AudioLoadError(f"{name}: cannot decode audio ({ffmpeg_words(err)}).") from err
+        raise AudioLoadError(
+            f"{name}: cannot decode audio ({ffmpeg_words(err)}); check that it is an audio file FFmpeg can read, or "
+            "re-encode it (for example `ffmpeg -i FILE out.wav`)."
+        ) from err
     data = samples.data.numpy()
     if data.size == 0:
-        raise AudioLoadError(f"{name}: decoded to 0 samples (no audio stream content).")
+        raise AudioLoadError(
+            f"{name}: decoded to 0 samples (no audio stream content); there is nothing to analyse in it."
+        )
     if not np.isfinite(data).all():
-        raise AudioLoadError(f"{name}: decoded audio contains NaN or Inf samples.")
+        raise AudioLoadError(
+            f"{name}: decoded audio contains NaN or Inf samples; re-export the file with finite samples."
+        )
     if channel_mode is not None:
         data = downmix(data, channel_mode)[None]
     return resample(np.ascontiguousarray(data, dtype=np.float32), samples.sample_rate, sampling_rate)

@@ -1,5 +1,5 @@
 """
-One spelling for every front door: the `soundnet` command, `python -m hf_soundnet.hub` and the examples.
+One spelling for every front door: the `soundnet` commands and the examples.
 
 - The examples parse dataclasses with transformers' `HfArgumentParser` (snake_case fields, each also accepted in
   kebab-case) and, where `TrainingArguments` has a field for the thing, take that field with its name and meaning:
@@ -19,7 +19,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 
@@ -177,6 +177,21 @@ def quiet_trainer(trainer) -> None:
     trainer.remove_callback(ProgressCallback)
 
 
+def run_training_script(
+    parse_args: Callable[[Sequence[str] | None], tuple], train: Callable[..., int], argv: Sequence[str] | None = None
+) -> int:
+    """
+    The `main` of a training example: `args, training_args = parse_args(argv)` (usage errors exit 2), then
+    `train(args, training_args)`, under `--quiet` when `args.quiet` is set ([`silenced`], and [`quiet_training`] for
+    the Trainer's own progress bar and logs); returns `train`'s exit status.
+    """
+    args, training_args = parse_args(argv)
+    if args.quiet:
+        quiet_training(training_args)
+    with silenced(args.quiet):
+        return train(args, training_args)
+
+
 def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     """`parser.parse_args(argv)`, then one line on stderr per deprecated spelling used, unless `--quiet`."""
     with warnings.catch_warnings(record=True) as caught:
@@ -218,5 +233,6 @@ __all__ = [
     "quiet_trainer",
     "quiet_training",
     "QUIET_ENVIRONMENT",
+    "run_training_script",
     "silenced",
 ]

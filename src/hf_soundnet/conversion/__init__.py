@@ -2,7 +2,7 @@
 to a transformers checkpoint (`soundnet convert`), or made ready on first use ([`released_checkpoint`])."""
 
 from .errors import ConversionError
-from .registry import cache_dir, fetch_checkpoint, sha256_of
+from .registry import fetch_checkpoint, sha256_of
 from .released import converted_dir, released_checkpoint
 from .safe_npy import load_sound8
 from .variants import RELEASED_VARIANTS, ReleasedVariant
@@ -12,7 +12,6 @@ __all__ = [
     "RELEASED_VARIANTS",
     "ConversionError",
     "ReleasedVariant",
-    "cache_dir",
     "converted_dir",
     "fetch_checkpoint",
     "load_sound8",

@@ -110,7 +110,10 @@ def verify(model: SoundNetForAudioClassification, params: dict, seconds: float =
         float(np.abs(scenes[0].double().numpy() - reference["scenes"]).max()),
     )
     if error > VERIFY_ATOL:
-        raise ConversionError(f"Converted outputs differ from the NumPy reference by {error:.2e} (> {VERIFY_ATOL}).")
+        raise ConversionError(
+            f"Converted outputs differ from the NumPy reference by {error:.2e} (> {VERIFY_ATOL}); nothing was written. "
+            "Check that the checkpoint is the release (its sha256) and report this with your torch version."
+        )
     return error
 
 

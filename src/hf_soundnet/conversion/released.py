@@ -7,7 +7,8 @@ import tempfile
 from pathlib import Path
 
 from .. import __version__
-from .registry import cache_dir, cached_weights_path, fetch_checkpoint, index_url
+from ..cache import cache_dir
+from .registry import cached_weights_path, fetch_checkpoint, index_url
 from .variants import RELEASED_VARIANTS
 
 

@@ -53,7 +53,7 @@ def decode_labelled_audio(
                 rows.append({WAVEFORM_COLUMN: values[:length].clone().numpy(), "label": label, "fold": fold})
         if progress is not None:
             progress(len(batch.items) + len(batch.failures))
-    # Held in memory before `from_list` writes Arrow: about 0.9 GB of float32 for ESC-50's 2,000 clips of 5 s.
+    # Held in memory before `from_list` writes Arrow: for ESC-50, 2,000 clips x 5 s x 22,050 Hz x 4 bytes (0.9 GB).
     features = Features({WAVEFORM_COLUMN: Sequence(Value("float32")), "label": Value("int64"), "fold": Value("int64")})
     return Dataset.from_list(rows, features=features), skipped
 

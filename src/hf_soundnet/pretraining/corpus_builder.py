@@ -25,11 +25,15 @@ import torch
 from ..audio.decoding import AudioLoadError, load_audio
 from ..errors import SoundNetError
 from .corpus import (
+    CORPUS_INFO_FILE,
     DATA_DIR,
     FAILURES_DIR,
+    CorpusError,
     CorpusInfo,
+    TeacherInfo,
     find_corrupt_shards,
     key_to_shard,
+    load_corpus_info,
     next_shard_index,
     set_aside_shard,
     shard_path,
@@ -57,6 +61,40 @@ def find_videos(videos_dir: str | os.PathLike, extensions: Sequence[str] = VIDEO
     return sorted(
         p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
     )
+
+
+def corpus_info_for_build(
+    corpus_dir: str | os.PathLike,
+    teachers: Sequence[ImageTeacher],
+    sampling_rate: int,
+    step_seconds: float,
+    audio_format: str,
+    channel_mode: str,
+) -> CorpusInfo:
+    """
+    The settings of a corpus built into `corpus_dir` with `teachers` and the given audio settings (see
+    [`CorpusInfo`]); on a resumed build, checked against those the corpus was started with.
+
+    Raises:
+        `CorpusError`: `corpus_dir` holds a corpus started with other settings or teachers (the message shows both).
+    """
+    info = CorpusInfo(
+        teachers=[TeacherInfo(t.name, t.model_id, t.num_classes, t.labels) for t in teachers],
+        sampling_rate=sampling_rate,
+        step_seconds=step_seconds,
+        audio_format=audio_format,
+        channel_mode=channel_mode,
+    )
+    corpus_dir = Path(corpus_dir)
+    if (corpus_dir / CORPUS_INFO_FILE).exists():
+        existing = load_corpus_info(corpus_dir)
+        if existing.settings() != info.settings():
+            raise CorpusError(
+                f"{corpus_dir}: this corpus was started with other settings or teachers:\n  on disk: "
+                f"{existing.settings()}\n  asked:   {info.settings()}\nUse the same options to resume, or another "
+                "--output_dir for a new corpus."
+            )
+    return info
 
 
 def encode_audio(waveform: np.ndarray, sampling_rate: int, audio_format: str) -> bytes:
@@ -272,6 +310,7 @@ __all__ = [
     "CorpusBuilder",
     "RecordError",
     "build_record",
+    "corpus_info_for_build",
     "encode_audio",
     "find_videos",
     "finished_keys",

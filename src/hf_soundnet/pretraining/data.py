@@ -211,7 +211,7 @@ def default_head_teachers(info: CorpusInfo) -> dict[str, str]:
     """`objects` -> object head and `scenes` -> scene head when present, else the first two teachers in order."""
     names = [t.name for t in info.teachers]
     if not names:
-        raise CorpusError("The corpus has no teacher.")
+        raise CorpusError("The corpus has no teacher; build it with at least one --teachers MODEL.")
     if "objects" in names or "scenes" in names:
         return {head: name for head, name in (("object", "objects"), ("scene", "scenes")) if name in names}
     return dict(zip(("object", "scene"), names))

@@ -88,4 +88,19 @@ class ImageTeacher:
         return logits.float().softmax(-1).cpu().numpy()
 
 
-__all__ = ["DEFAULT_TEACHER_NAMES", "ImageTeacher", "TeacherLoadError", "parse_teacher_spec"]
+def load_teachers(specs: list[str], device: torch.device | str = "cpu") -> list[ImageTeacher]:
+    """
+    The image teachers of `--teachers`: each spec `NAME=MODEL` or `MODEL` ([`parse_teacher_spec`]) loaded on
+    `device`, in order.
+
+    Raises:
+        `TeacherLoadError`: two teachers have the same name, or a model does not load as an image classifier.
+    """
+    named = [parse_teacher_spec(spec, i) for i, spec in enumerate(specs)]
+    names = [name for name, _ in named]
+    if len(set(names)) != len(names):
+        raise TeacherLoadError(f"Teacher names must be unique, got {names}; name them with NAME=MODEL.")
+    return [ImageTeacher.from_pretrained(model, name, device=device) for name, model in named]
+
+
+__all__ = ["DEFAULT_TEACHER_NAMES", "ImageTeacher", "TeacherLoadError", "load_teachers", "parse_teacher_spec"]

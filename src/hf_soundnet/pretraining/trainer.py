@@ -17,8 +17,10 @@ from typing import Any
 
 import torch
 from transformers import Trainer, TrainingArguments
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, WEIGHTS_NAME
+
+from ..errors import SoundNetError
 
 
 logger = logging.getLogger(__name__)
@@ -275,24 +277,12 @@ def find_resume_checkpoint(output_dir: str | os.PathLike) -> tuple[str | None, d
     return None, torn
 
 
-def last_complete_checkpoint(output_dir: str | os.PathLike) -> str | None:
-    """
-    The newest `checkpoint-N` folder of `output_dir` that a run can resume from (see `checkpoint_problem`), or None;
-    logs a warning naming each newer, torn one.
-    """
-    checkpoint, torn = find_resume_checkpoint(output_dir)
-    for folder, problem in torn.items():
-        logger.warning(
-            "%s is incomplete (%s): resuming from %s instead.", folder, problem, checkpoint or "the start (step 0)"
-        )
-    return checkpoint
-
-
 def resume_checkpoint(output_dir: str | os.PathLike, state=None) -> str | None:
     """
-    What `--resume` resumes from: `last_complete_checkpoint(output_dir)`, with every newer torn checkpoint set aside
-    (`set_aside_checkpoint`) by the main process once every process has chosen (`state`, an
-    `accelerate.PartialState`, synchronises them; None for one process).
+    What `--resume` resumes from: the newest complete `checkpoint-N` of `output_dir` (or None; see
+    [`find_resume_checkpoint`]), logging a warning naming each newer, torn one, which the main process sets aside
+    (`set_aside_checkpoint`) once every process has chosen (`state`, an `accelerate.PartialState`, synchronises
+    them; None for one process).
     """
     checkpoint, torn = find_resume_checkpoint(output_dir)
     for folder, problem in torn.items():
@@ -314,6 +304,40 @@ def resume_checkpoint(output_dir: str | os.PathLike, state=None) -> str | None:
     return checkpoint
 
 
+class ResumeError(SoundNetError, ValueError):
+    """A new run asked to write into an output folder that already holds another run's checkpoints."""
+
+
+def checkpoint_to_start_from(
+    output_dir: str | os.PathLike, resume: bool, checkpoint: str | None = None, state=None
+) -> tuple[str | None, int]:
+    """
+    Where a run writing to `output_dir` starts: `(checkpoint, its global step)`, or `(None, 0)` from scratch.
+
+    An explicit `checkpoint` (`TrainingArguments.resume_from_checkpoint`) is taken as it is. Otherwise, with
+    `resume`, the checkpoint [`resume_checkpoint`] chooses (newer torn ones set aside; none yet: step 0, with a
+    warning); without `resume`, a folder that already holds checkpoints is refused, so that a new run never mixes
+    its checkpoints with an old run's. `state` (an `accelerate.PartialState`, or None for one process) as for
+    [`resume_checkpoint`].
+
+    Raises:
+        `ResumeError`: `output_dir` already holds checkpoints and `resume` is False.
+    """
+    output_dir = Path(output_dir)
+    if checkpoint is None:
+        existing = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+        if existing and not resume:
+            raise ResumeError(
+                f"{output_dir} already holds {existing}; pass --resume to continue it, or choose another --output_dir."
+            )
+        checkpoint = resume_checkpoint(output_dir, state) if resume else None
+        if resume and not checkpoint:
+            logger.warning("--resume: no checkpoint in %s yet; starting from step 0.", output_dir)
+    if checkpoint is None:
+        return None, 0
+    return checkpoint, json.loads((Path(checkpoint) / TRAINER_STATE_FILE).read_text())["global_step"]
+
+
 def set_aside_checkpoint(folder: str | os.PathLike) -> Path:
     """
     Renames a torn `checkpoint-N` to `torn-checkpoint-N` (kept for inspection), so that neither a later resume nor
@@ -331,12 +355,13 @@ def set_aside_checkpoint(folder: str | os.PathLike) -> Path:
 
 __all__ = [
     "PAPER_TRAINING_DEFAULTS",
+    "ResumeError",
     "SoundNetDistillationTrainer",
     "checkpoint_problem",
+    "checkpoint_to_start_from",
     "distillation_training_arguments",
     "distillation_training_defaults",
     "find_resume_checkpoint",
-    "last_complete_checkpoint",
     "resume_checkpoint",
     "set_aside_checkpoint",
     "use_clean_worker_processes",
