@@ -96,3 +96,20 @@ def test_readme_block_runs_verbatim(block, readme_cwd):
         timeout=600,
     )
     assert result.returncode == 0, f"README.md:{block.line} failed:\n{block.code}\n{result.stderr[-3000:]}"
+
+
+def test_layout_section_names_every_module():
+    """The README's layout (the data-flow picture and the table under it) names every module of the package by its
+    file name, so it cannot fall behind the tree (the local evaluate modules are named by their folder, `metrics/`)."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("## Layout")
+    layout = text[start : text.index("\n## ", start + 1)]
+    package = REPO_ROOT / "src" / "hf_soundnet"
+    modules = [
+        path.relative_to(package).as_posix()
+        for path in sorted(package.rglob("*.py"))
+        if path.name not in ("__init__.py", "__main__.py") and "metrics" not in path.relative_to(package).parts
+    ]
+    missing = [module for module in modules if module.rsplit("/", 1)[-1] not in layout]
+    assert "metrics/" in layout
+    assert not missing, f"README's Layout section does not name {missing}"

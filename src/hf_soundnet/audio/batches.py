@@ -195,7 +195,7 @@ def make_loader(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
     if num_workers > 0:
-        preload_decoder()  # forked workers inherit FFmpeg's libraries instead of each loading them (0.85 s here)
+        preload_decoder()  # forked workers inherit FFmpeg's libraries instead of each loading them
     sizes_are_cheap = isinstance(dataset.sources, (list, tuple))  # a lazy column would be read whole to sort
     batches = (
         length_sorted_batches(dataset.sources, batch_size)
