@@ -27,7 +27,7 @@ setup: $(STAMP)
 CONVERSION_INPUTS := $(wildcard src/hf_soundnet/conversion/*.py src/hf_soundnet/categories/*.txt) \
 	src/hf_soundnet/model_cards/soundnet8.md src/hf_soundnet/cli/convert.py \
 	$(addprefix src/hf_soundnet/,__init__.py configuration_soundnet.py modeling_soundnet.py losses.py \
-	feature_extraction_soundnet.py categories.py hub.py)
+	feature_extraction_soundnet.py fast_forward_soundnet.py categories.py hub.py)
 
 $(CHECKPOINT)/config.json: $(STAMP) $(CONVERSION_INPUTS)
 	$(VENV)/bin/soundnet convert --output-dir $(CHECKPOINT)

@@ -25,7 +25,14 @@ from hf_soundnet.hub import HubPushError, check_checkpoint_folder, render_model_
 
 
 CONVERTER = REPO_ROOT / "conversion" / "convert_soundnet_original_to_hf.py"
-CODE_FILES = {"configuration_soundnet.py", "modeling_soundnet.py", "losses.py", "feature_extraction_soundnet.py"}
+# The plugin files: the models import FastSoundNet (their fast path) from fast_forward_soundnet.py.
+CODE_FILES = {
+    "configuration_soundnet.py",
+    "modeling_soundnet.py",
+    "losses.py",
+    "feature_extraction_soundnet.py",
+    "fast_forward_soundnet.py",
+}
 MODEL_AUTO_CLASSES = {"AutoConfig", "AutoModel", "AutoModelForPreTraining", "AutoModelForAudioClassification"}
 
 

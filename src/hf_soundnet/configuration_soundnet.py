@@ -156,6 +156,13 @@ class SoundNetConfig(PreTrainedConfig):
             Dropout before the `"linear"` classifier.
         distillation_lambda (`float`, *optional*, defaults to 250.0):
             Scale of the distillation loss (the paper's lambda).
+        forward_implementation (`str`, *optional*, defaults to `"fast"`):
+            How the trunk is computed, chosen like transformers' `attn_implementation` (here or in
+            `from_pretrained(..., forward_implementation=...)`, or later with `model.set_forward_implementation`).
+            `"fast"`: `FastSoundNet` (BN folded, GEMM convolutions) whenever the result needs no gradient and the
+            weights are float32: eval mode, under `torch.no_grad()` or `torch.inference_mode()`, not while
+            `torch.compile`/`torch.export` trace; the eager stack otherwise (training always). `"eager"`: always the
+            eager stack. Both agree within 1e-4 of each layer's scale.
     """
 
     model_type = "soundnet"
@@ -178,6 +185,7 @@ class SoundNetConfig(PreTrainedConfig):
     classifier_layer: str | None = None
     classifier_dropout: float = 0.0
     distillation_lambda: float = 250.0
+    forward_implementation: Literal["eager", "fast"] = "fast"
 
     def __post_init__(self, **kwargs):
         for name in ("conv_channels", "conv_kernel_sizes", "conv_strides", "conv_paddings", "pool_kernel_sizes"):

@@ -150,6 +150,58 @@ def fold_batch_norm(conv: nn.Conv1d, norm: nn.BatchNorm1d) -> tuple[torch.Tensor
     return weight, bias
 
 
+class FastHeads(nn.Module):
+    """
+    The conv8 object and scene heads as one GEMM over time-major windows of the last block's output (oneDNN's
+    convolution is slower on these few wide frames).
+
+    Args:
+        config: the model's [`SoundNetConfig`] (its layer table's last row is the heads').
+        weight: `(head_kernel * channels, num_object_classes + num_scene_classes)`: both heads' kernels, objects first.
+        bias: `(num_object_classes + num_scene_classes,)`.
+        compute_dtype: dtype of the GEMM (logits are returned in float32).
+    """
+
+    def __init__(
+        self,
+        config: SoundNetConfig,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        compute_dtype: torch.dtype = torch.float32,
+    ):
+        super().__init__()
+        self.config = config
+        self.register_buffer("weight", weight.to(compute_dtype).contiguous())
+        self.register_buffer("bias", bias.to(compute_dtype).contiguous())
+
+    @classmethod
+    @torch.no_grad()
+    def from_model(cls, model: nn.Module, compute_dtype: torch.dtype = torch.float32) -> "FastHeads":
+        """The heads of a SoundNet model that has them (`model.has_heads`), on the model's device."""
+        weight = torch.cat([model.object_head.weight, model.scene_head.weight]).float()  # (classes, C, k)
+        bias = torch.cat([model.object_head.bias, model.scene_head.bias]).float()
+        matrix = weight.permute(2, 1, 0).reshape(-1, weight.shape[0])  # (kernel * C, classes)
+        return cls(model.config, matrix, bias, compute_dtype=compute_dtype).to(model.object_head.weight.device)
+
+    @torch.no_grad()
+    def forward(self, last: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """conv8 on channels-first `last` `(batch, channels, frames)` -> object and scene logits `(batch, steps, n)`."""
+        config = self.config
+        head = config.layer_table[-1]
+        kernel, stride, padding = head.kernel_size, head.stride, head.padding
+        batch, channels, length = last.shape
+        steps = head.output_length(length)
+        if steps < 1:
+            raise ValueError(
+                f"The conv8 heads need more input: the last block has {length} frames, the heads' kernel "
+                f"{kernel}. SoundNetFeatureExtractor repeats short clips to 10 s as the original did."
+            )
+        padded = F.pad(last.to(self.weight.dtype).transpose(1, 2), (0, 0, padding, padding)).contiguous()
+        windows = padded.as_strided((batch, steps, kernel * channels), (padded.stride(0), stride * channels, 1))
+        logits = torch.addmm(self.bias, windows.reshape(batch * steps, -1), self.weight).float().view(batch, steps, -1)
+        return logits[..., : config.num_object_classes], logits[..., config.num_object_classes :]
+
+
 class FastSoundNet(SoundNetIntermediatesMixin, nn.Module):
     """
     Inference-only SoundNet trunk (and conv8 heads) built from a trained model's weights; see the module docstring.
@@ -167,7 +219,7 @@ class FastSoundNet(SoundNetIntermediatesMixin, nn.Module):
         self,
         config: SoundNetConfig,
         blocks: list[tuple[FastBlockSpec, torch.Tensor, torch.Tensor]],
-        head: tuple[torch.Tensor, torch.Tensor] | None = None,
+        heads: FastHeads | None = None,
         compute_dtype: torch.dtype = torch.float32,
         tile_rows: int | None = None,
     ):
@@ -179,10 +231,8 @@ class FastSoundNet(SoundNetIntermediatesMixin, nn.Module):
         for i, (_, matrix, bias) in enumerate(blocks):
             self.register_buffer(f"weight_{i}", matrix.to(compute_dtype).contiguous())
             self.register_buffer(f"bias_{i}", bias.to(compute_dtype).contiguous())
-        self.has_heads = head is not None
-        if head is not None:
-            self.register_buffer("head_weight", head[0].to(compute_dtype).contiguous())
-            self.register_buffer("head_bias", head[1].to(compute_dtype).contiguous())
+        self.heads = heads
+        self.has_heads = heads is not None
 
     @classmethod
     @torch.no_grad()
@@ -224,12 +274,8 @@ class FastSoundNet(SoundNetIntermediatesMixin, nn.Module):
             weight, bias = fold_batch_norm(block.conv, block.norm)
             weight = block_weight_matrix(weight, spec) if method == "gemm" else weight
             blocks.append((spec, weight.float(), bias.float()))
-        head = None
-        if model.has_heads:
-            weight = torch.cat([model.object_head.weight, model.scene_head.weight]).float()  # (classes, C, k)
-            bias = torch.cat([model.object_head.bias, model.scene_head.bias]).float()
-            head = (weight.permute(2, 1, 0).reshape(-1, weight.shape[0]), bias)  # (kernel * C, classes)
-        fast = cls(config, blocks, head, compute_dtype=compute_dtype, tile_rows=tile_rows)
+        heads = FastHeads.from_model(model, compute_dtype=compute_dtype) if model.has_heads else None
+        fast = cls(config, blocks, heads, compute_dtype=compute_dtype, tile_rows=tile_rows)
         return fast.to(device)
 
     def _tile_rows(self, device: torch.device, row_floats: int) -> int | None:
@@ -284,25 +330,6 @@ class FastSoundNet(SoundNetIntermediatesMixin, nn.Module):
                 run((b, start, min(frames, start + tile_frames)))
         return out
 
-    def _heads(self, last: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """conv8 on channels-first `last` `(batch, channels, frames)` -> object and scene logits `(batch, steps, n)`."""
-        config = self.config
-        head = config.layer_table[-1]
-        kernel, stride, padding = head.kernel_size, head.stride, head.padding
-        batch, channels, length = last.shape
-        steps = head.output_length(length)
-        if steps < 1:
-            raise ValueError(
-                f"The conv8 heads need more input: the last block has {length} frames, the heads' kernel "
-                f"{kernel}. SoundNetFeatureExtractor repeats short clips to 10 s as the original did."
-            )
-        padded = F.pad(last.transpose(1, 2), (0, 0, padding, padding)).contiguous()  # time-major
-        windows = padded.as_strided((batch, steps, kernel * channels), (padded.stride(0), stride * channels, 1))
-        windows = windows.reshape(batch * steps, -1)
-        # A GEMM: oneDNN's convolution is slower on these few wide frames.
-        logits = torch.addmm(self.head_bias, windows, self.head_weight).float().view(batch, steps, -1)
-        return logits[..., : config.num_object_classes], logits[..., config.num_object_classes :]
-
     def output_lengths(self, input_lengths: torch.Tensor | int) -> list[torch.Tensor]:
         """Valid frames per block for clips of `input_lengths` samples (the eager model's floor formulas)."""
         return block_output_lengths(self.config, input_lengths)
@@ -313,7 +340,7 @@ class FastSoundNet(SoundNetIntermediatesMixin, nn.Module):
         """`forward_intermediates` once the layers are resolved ([`SoundNetIntermediatesMixin`]): this forward."""
         return self(input_values, attention_mask=attention_mask, num_blocks=num_blocks, compute_heads=heads)
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def forward(
         self,
         input_values: torch.Tensor,
@@ -377,7 +404,7 @@ class FastSoundNet(SoundNetIntermediatesMixin, nn.Module):
 
         object_logits = scene_logits = step_lengths = None
         if compute_heads and self.has_heads and num_blocks == len(self.specs):
-            object_logits, scene_logits = self._heads(hidden_states[-1])
+            object_logits, scene_logits = self.heads(hidden_states[-1])
             step_lengths = self.config.layer_table[-1].output_length(block_lengths[-1])
         hidden_states = tuple(h.float() for h in hidden_states)
         return SoundNetIntermediatesOutput(
@@ -394,6 +421,7 @@ class FastSoundNet(SoundNetIntermediatesMixin, nn.Module):
 __all__ = [
     "DEFAULT_TILE_BYTES",
     "FastBlockSpec",
+    "FastHeads",
     "FastSoundNet",
     "block_weight_matrix",
     "default_group",

@@ -10,7 +10,8 @@ length after each block, which is what the next convolution's own zero padding w
 clip's valid frames equal those of the clip run alone.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -316,6 +317,46 @@ class SoundNetPreTrainedModel(SoundNetIntermediatesMixin, PreTrainedModel):
         """
         return block_output_lengths(self.config, input_lengths)
 
+    def set_forward_implementation(self, forward_implementation: str) -> None:
+        """Chooses `"fast"` or `"eager"` for this model and its submodules (see `SoundNetConfig.forward_implementation`)."""
+        self.config.forward_implementation = forward_implementation
+
+    @contextmanager
+    def forward_implementation(self, forward_implementation: str) -> Iterator[None]:
+        """`with model.forward_implementation("eager"): ...` runs the block with that implementation, then restores."""
+        previous = self.config.forward_implementation
+        self.set_forward_implementation(forward_implementation)
+        try:
+            yield
+        finally:
+            self.set_forward_implementation(previous)
+
+    def _fast_module(self, part: str) -> nn.Module:
+        """
+        The fast module of `part` (`"trunk"`: a `FastSoundNet` of the blocks; `"heads"`: `FastHeads`) for the current
+        weights, built on first use and rebuilt when a weight or BN statistic changes (another tensor, device, or an
+        in-place update such as `load_state_dict` or an optimizer step). Not a submodule: no state_dict entry.
+        """
+        from .fast_forward_soundnet import FastHeads, FastSoundNet
+
+        owner = self.base_model if part == "trunk" else self
+        tensors = (
+            [*owner.parameters(), *owner.buffers()]
+            if part == "trunk"
+            else [
+                *self.object_head.parameters(),
+                *self.scene_head.parameters(),
+            ]
+        )
+        # Inference tensors (made under `torch.inference_mode`) have no version counter and cannot change in place
+        # outside it; their storage identifies them.
+        key = tuple((tensor.data_ptr(), 0 if tensor.is_inference() else tensor._version) for tensor in tensors)
+        caches = self.__dict__.setdefault("_fast_modules", {})
+        if part not in caches or caches[part][0] != key:
+            build = FastSoundNet.from_model if part == "trunk" else FastHeads.from_model
+            caches[part] = (key, build(owner).eval())
+        return caches[part][1]
+
     def get_head_lengths(self, input_lengths: torch.Tensor | int) -> torch.Tensor:
         """Number of conv8 steps for clips of `input_lengths` samples; shape `(batch_size,)`."""
         return self.config.layer_table[-1].output_length(self.get_output_lengths(input_lengths)[-1])
@@ -386,8 +427,11 @@ class SoundNetPreTrainedModel(SoundNetIntermediatesMixin, PreTrainedModel):
                 f"{self._min_head_samples() / config.sampling_rate:.1f} s); the input is shorter. "
                 "SoundNetFeatureExtractor repeats short clips to 10 s as the original did."
             )
-        object_logits = self.object_head(last_hidden_state).transpose(1, 2)
-        scene_logits = self.scene_head(last_hidden_state).transpose(1, 2)
+        if self.base_model.uses_fast_forward():
+            object_logits, scene_logits = self._fast_module("heads")(last_hidden_state)
+        else:
+            object_logits = self.object_head(last_hidden_state).transpose(1, 2)
+            scene_logits = self.scene_head(last_hidden_state).transpose(1, 2)
         step_lengths = config.layer_table[-1].output_length(output_lengths) if output_lengths is not None else None
         return object_logits, scene_logits, step_lengths
 
@@ -424,6 +468,10 @@ class SoundNetModel(SoundNetPreTrainedModel):
         r"""
         num_blocks (`int`, *optional*):
             Run only the first `num_blocks` blocks (feature extraction from an early layer).
+
+        With `config.forward_implementation="fast"` (the default) and no gradient needed, the blocks run as
+        `FastSoundNet` (see [`SoundNetModel.uses_fast_forward`]); the outputs are the same within 1e-4 of each layer's
+        scale.
         """
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
@@ -433,6 +481,9 @@ class SoundNetModel(SoundNetPreTrainedModel):
             raise ValueError(
                 f"`input_values` must be (batch_size, num_samples), got shape {tuple(input_values.shape)}."
             )
+        if self.uses_fast_forward():
+            output = self._fast_forward(input_values, attention_mask, output_hidden_states, num_blocks)
+            return output if return_dict else output.to_tuple()
 
         block_lengths = None
         if attention_mask is not None:
@@ -456,6 +507,39 @@ class SoundNetModel(SoundNetPreTrainedModel):
             output_lengths=output_lengths,
         )
         return output if return_dict else output.to_tuple()
+
+    def uses_fast_forward(self) -> bool:
+        """
+        Whether `forward` runs `FastSoundNet` now: `config.forward_implementation == "fast"`, eval mode, no gradient
+        being recorded, float32 weights, and not inside a `torch.compile` / `torch.export` / `torch.jit` trace (those
+        trace the eager stack).
+        """
+        return (
+            self.config.forward_implementation == "fast"
+            and not self.training
+            and not torch.is_grad_enabled()
+            and not torch.compiler.is_compiling()
+            and not torch.jit.is_tracing()
+            and self.blocks[0].conv.weight.dtype == torch.float32
+        )
+
+    def _fast_forward(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        output_hidden_states: bool,
+        num_blocks: int | None,
+    ) -> SoundNetModelOutput:
+        """The blocks computed by the cached `FastSoundNet` of the current weights, as the eager loop returns them."""
+        outputs = self._fast_module("trunk")(
+            input_values, attention_mask=attention_mask, num_blocks=num_blocks, compute_heads=False
+        )
+        hidden_states = tuple(hidden.contiguous() for hidden in outputs.hidden_states)
+        return SoundNetModelOutput(
+            last_hidden_state=hidden_states[-1],
+            hidden_states=hidden_states if output_hidden_states else None,
+            output_lengths=outputs.output_lengths if attention_mask is not None else None,
+        )
 
 
 class SoundNetForPreTraining(SoundNetPreTrainedModel):

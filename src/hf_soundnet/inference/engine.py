@@ -7,6 +7,7 @@ batches of `hf_soundnet.audio.batches`.
 
 import os
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,10 @@ PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float
 
 def inference_engine(model: torch.nn.Module, fast: bool = True, precision: str = "fp32") -> torch.nn.Module:
     """
-    What [`forward_batch`] runs: the model itself (`fast=False`, fp32 only), or a [`FastSoundNet`] built from its
-    weights (BN folded, GEMM first convolutions; equal to the eager model to 1e-4 in fp32), in `precision`
-    (`"fp32"`, `"bf16"` or `"fp16"`; the reduced ones agree to about 1e-2 and 2e-3 and pay off mostly on GPUs).
+    What [`forward_batch`] runs: the model itself as the eager stack (`fast=False`, fp32 only), or a [`FastSoundNet`]
+    built from its weights (BN folded, GEMM first convolutions; equal to the eager model to 1e-4 in fp32), in
+    `precision` (`"fp32"`, `"bf16"` or `"fp16"`; the reduced ones agree to about 1e-2 and 2e-3 and pay off mostly on
+    GPUs).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}.")
@@ -62,9 +64,15 @@ def forward_batch(
     input_values = input_values.to(device)
     attention_mask = attention_mask.to(device) if attention_mask is not None else None
     partial = num_blocks is not None and num_blocks < model.config.num_blocks
-    return model.forward_intermediates(
-        input_values, attention_mask=attention_mask, indices=[num_blocks - 1] if partial else None, stop_early=partial
-    )
+    # The transformers model as the engine means the eager stack (`--eager`), not its own fast path.
+    eager = nullcontext() if isinstance(model, FastSoundNet) else model.forward_implementation("eager")
+    with eager:
+        return model.forward_intermediates(
+            input_values,
+            attention_mask=attention_mask,
+            indices=[num_blocks - 1] if partial else None,
+            stop_early=partial,
+        )
 
 
 def run_batches(
