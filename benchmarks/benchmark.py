@@ -7,8 +7,10 @@ Sections (ratios are against baselines measured in the same run):
       `classify_files` in this process (DataLoader workers decoding with torchcodec + `FastSoundNet`), and the
       `soundnet classify` CLI (a subprocess, start-up included, and its own after-start-up rate);
   (b) model forward: eager `SoundNetForPreTraining` (Conv-BN-ReLU-pool stack and heads) vs `FastSoundNet`, audio s/s,
-      GFLOP/s (`hf_soundnet.inference.flops.forward_flops`) and share of the fp32 peak (estimated from lscpu, and measured as a
-      large matmul's GFLOP/s: "attainable");
+      GFLOP/s (`hf_soundnet.inference.flops.forward_flops`) and share of the fp32 peak (estimated from lscpu, and
+      measured as a large matmul's GFLOP/s: "attainable"); `AutoModelForAudioClassification` as users call it (its
+      default fast path vs `forward_implementation="eager"`); and eager vs fast again while a competing process keeps
+      one core busy;
   (c) decode throughput per worker: torchcodec whole-file decode + soxr resample, progressive streaming decode, and the
       pre-training stream (`hf_soundnet.pretraining.data`) when the [train] extra is installed;
   (d) distillation training step: `SoundNetForPreTraining` forward + backward + Adam on random teacher
@@ -172,6 +174,35 @@ def bench_forward(args, pretraining, classifier, rows: list[dict]) -> None:
         if name.startswith("automodel"):
             note = "ratio against the same class with forward_implementation='eager'"
         rows.append(_row("(b) forward", what, audio, values, baseline, note))
+    bench_forward_under_load(args, pretraining, fast, input_values, rows)
+
+
+# A competing process: one thread of matrix products, as another job on the same machine would run.
+COMPETING_LOAD = "import torch\ntorch.set_num_threads(1)\na = torch.randn(512, 512)\nwhile True:\n    a @ a\n"
+
+
+def bench_forward_under_load(args, pretraining, fast, input_values: torch.Tensor, rows: list[dict]) -> None:
+    """Eager vs fast forward while another process keeps one core busy (started here, stopped after)."""
+    audio = args.batch * args.forward_seconds
+    competitor = subprocess.Popen([sys.executable, "-c", COMPETING_LOAD])
+    try:
+        time.sleep(1.0)  # the competitor is running before the first timing
+        with torch.inference_mode():
+            times = interleaved(
+                {
+                    "eager": lambda: _eager(pretraining, input_values, output_hidden_states=True),
+                    "fast": lambda: fast(input_values),
+                },
+                args.repeats,
+            )
+    finally:
+        competitor.kill()
+        competitor.wait()
+    eager_median = statistics.median(times["eager"])
+    what = {"eager": "eager stack, one core busy with another process", "fast": "FastSoundNet, one core busy likewise"}
+    for name, values in times.items():
+        note = f"{torch.get_num_threads()} torch threads; a competing process runs 1-thread matmuls"
+        rows.append(_row("(b) forward under load", what[name], audio, values, eager_median, note))
 
 
 def _eager(model, input_values: torch.Tensor, **kwargs):

@@ -29,6 +29,8 @@ every block's frames past each clip's valid length are zeroed), and the conv8 he
 (`tests/test_fast_forward.py`).
 """
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -99,6 +101,39 @@ def _max_pool_rows(products: torch.Tensor, out: torch.Tensor) -> None:
     torch.maximum(products[:, 0], products[:, 1], out=out)
     for j in range(2, pool):
         torch.maximum(out, products[:, j], out=out)
+
+
+def run_tiles(run: Callable[[tuple[int, int, int]], None], jobs: list[tuple[int, int, int]]) -> None:
+    """
+    Runs the independent tile `jobs` of a block on torch's intra-op thread count, each tile single-threaded, in a
+    pool of Python threads (torch releases the GIL inside its kernels).
+
+    Why not torch's own threads on each tile: a tile is a few small operations, and each one parallelised over the
+    cores ends in a barrier where every core waits for the slowest. When another process holds a core, every barrier
+    waits for the operating system to give it back, and the fast path became several times slower than the eager
+    one (README, "Benchmarks"). Independent tiles need no barrier: a thread that is descheduled delays only its own
+    tile while the others take the remaining ones.
+    """
+    intra_op = torch.get_num_threads()
+    threads = min(intra_op, len(jobs))
+    if threads <= 1:
+        for job in jobs:
+            run(job)
+        return
+    # Grad and inference modes are per thread: the pool's threads take the caller's.
+    inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
+
+    def run_in_callers_mode(job: tuple[int, int, int]) -> None:
+        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+            run(job)
+
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for _ in pool.map(run_in_callers_mode, jobs):
+                pass
+    finally:
+        torch.set_num_threads(intra_op)
 
 
 def default_group(in_channels: int, pool: int) -> int:
@@ -325,9 +360,12 @@ class FastSoundNet(SoundNetIntermediatesMixin, nn.Module):
             out[b, start:stop].add_(bias).relu_()
 
         tile_frames = max(1, tile // units)
-        for b in range(batch):
-            for start in range(0, frames, tile_frames):
-                run((b, start, min(frames, start + tile_frames)))
+        jobs = [
+            (b, start, min(frames, start + tile_frames))
+            for b in range(batch)
+            for start in range(0, frames, tile_frames)
+        ]
+        run_tiles(run, jobs)
         return out
 
     def output_lengths(self, input_lengths: torch.Tensor | int) -> list[torch.Tensor]:
