@@ -16,10 +16,31 @@ With a SoundNet model it differs from upstream in what it accepts and what it an
   fast forward's float error (1e-4).
 - `datasets` Audio values (`ds[i]["audio"]`, a torchcodec `AudioDecoder`; `{"array", "sampling_rate"}` dicts at any
   rate; `KeyDataset(ds, "audio")`) go through the feature extractor, which resamples and applies `channel_mode`.
+- Lists, datasets and generators are decoded in the pipeline's own DataLoader workers (`num_workers`, upstream's
+  call argument): each worker runs `preprocess` (decoding, channel policy, resampling, repetition of short clips) and
+  pads a batch of `batch_size` clips ([`PipelineBatchCollator`]); the model runs once per padded batch with an
+  attention mask, which makes each answer equal to the single call on that input (to float32 summation order).
+  Answers come in input order. A file over `stream_longer_than` is streamed by the process that holds the model, not
+  by a worker.
+- An input of a list that cannot be classified never loses the others: every input is tried, then
+  [`AudioBatchError`] (an `AudioLoadError`) names each failed input and its problem and holds every answer in its
+  `results` (None where an input failed). A dataset or generator gives an iterator whose `next()` raises the failed
+  input's own error at its position and then continues. A single input raises its own error at once.
 - Without `top_k`, the released model (`classifier_type="pretrained_heads"`) answers with its top
   `top_k_per_head` (5) objects followed by its top 5 scenes, each list sorted by probability: the two heads are
   separate softmaxes, so one ranking across both means little. An explicit `top_k` (an int, or None for every label)
   gives transformers' single ranking of all 1,401 labels.
+
+How a checkpoint selects its pipeline: the checkpoint declares nothing. `import hf_soundnet` makes this class the
+registry's `"audio-classification"` implementation (`hf_soundnet._register_pipeline`), so with the plugin imported
+`pipeline("audio-classification", model=<checkpoint>)` returns it, and it reads its decoding policy (rate,
+`channel_mode`) from the checkpoint's `preprocessor_config.json`. Without the plugin, `trust_remote_code=True` loads
+the checkpoint's model, configuration and feature extractor code, but the pipeline is transformers' own
+`AudioClassificationPipeline`. A checkpoint does not declare this class in `config.custom_pipelines` because
+transformers' `pipeline()` reads `custom_pipelines` before its registry and refuses a declared task without
+`trust_remote_code=True`: the plain call would then need it even with the plugin imported. Code upload also copies
+only the checkpoint folder's sibling modules (`from .name import ...`), and this module imports `audio/` and
+`inference/` modules, which an upload would not carry.
 """
 
 import collections.abc
