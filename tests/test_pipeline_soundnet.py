@@ -358,3 +358,125 @@ def test_streamed_long_file_is_continued_like_the_whole_file(classifier, audio_d
 
 def load_audio_first_channel(path) -> np.ndarray:
     return hf_soundnet.load_audio(path, 22050, channel_mode="first")[0]
+
+
+# Batches: decoding in the pipeline's own DataLoader workers, padded batches, bad inputs, long files.
+
+
+@pytest.fixture(scope="module")
+def mixed_files(audio_dir, tmp_path_factory, railroad) -> list[str]:
+    """Files of four lengths (20 s mono WAV, 29 s stereo MP3, a 4 s WAV, a 3 s stereo 48 kHz WAV), so that every
+    batch of two or more is padded."""
+    folder = tmp_path_factory.mktemp("mixed")
+    soundfile.write(folder / "four_seconds.wav", railroad[: 4 * 22050], 22050)
+    names = [audio_dir / "railroad.wav", audio_dir / "forest_track.mp3", folder / "four_seconds.wav"]
+    return [str(path) for path in [*names, audio_dir / "short_stereo_48k.wav"]]
+
+
+def record_pids(monkeypatch, tmp_path, name: str):
+    """Wraps `pipeline_soundnet.<name>` so that each call appends its process id to a file (worker processes
+    forked after the patch inherit it), and returns a reader of the ids."""
+    import os
+
+    import hf_soundnet.pipeline_soundnet as module
+
+    log, original = tmp_path / f"{name}.pids", getattr(module, name)
+
+    def wrapped(*args, **kwargs):
+        with open(log, "a") as file:
+            file.write(f"{os.getpid()}\n")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, wrapped)
+    return lambda: [int(line) for line in log.read_text().split()] if log.exists() else []
+
+
+@pytest.mark.parametrize(("batch_size", "num_workers"), [(8, 2), (3, 1), (1, 2)])
+def test_workers_decode_and_padded_batches_equal_single_calls(
+    classifier, mixed_files, monkeypatch, tmp_path, batch_size, num_workers
+):
+    """`batch_size`/`num_workers`: each file decoded in a DataLoader worker, the model run once per padded batch with
+    an attention mask, and each answer equal to the single call on that file."""
+    import os
+
+    singles = [classifier(path) for path in mixed_files]
+    singles_all = [as_dict(classifier(path, top_k=None)) for path in mixed_files]
+    pids = record_pids(monkeypatch, tmp_path, "load_audio")
+    batched = classifier(mixed_files, batch_size=batch_size, num_workers=num_workers)
+    decoded_in = pids()
+    assert len(decoded_in) == len(mixed_files)
+    assert os.getpid() not in decoded_in  # decoded in the workers, not in this process
+    batched_all = classifier(mixed_files, top_k=None, batch_size=batch_size, num_workers=num_workers)
+    assert len(batched) == len(batched_all) == len(mixed_files)
+    for single, got, single_all, got_all in zip(singles, batched, singles_all, batched_all):
+        assert [p["label"] for p in got] == [p["label"] for p in single]
+        # Probabilities (<= 1) of the same float32 forward, the padded rows zeroed by the mask: only the kernels'
+        # summation order differs with the batch shape, so 1e-4 (the fast forward's documented tolerance) is wide.
+        assert max(abs(single_all[label] - as_dict(got_all)[label]) for label in single_all) < 1e-4
+
+
+def test_bad_file_in_a_batch_keeps_the_others(classifier, mixed_files, tmp_path):
+    """A list with undecodable files: every other file is classified, then one error names each failed input and
+    its problem, and carries every answer (None where an input failed)."""
+    from hf_soundnet.pipeline_soundnet import AudioBatchError
+
+    empty, notes = tmp_path / "empty.wav", tmp_path / "notes.wav"
+    empty.write_bytes(b"")
+    notes.write_bytes(b"These are not samples.\n" * 200)
+    inputs = [mixed_files[0], str(empty), mixed_files[2], str(notes), mixed_files[3]]
+    with pytest.raises(AudioBatchError) as error:
+        classifier(inputs, batch_size=2, num_workers=1)
+    message = str(error.value)
+    assert "2 of 5 inputs could not be classified" in message
+    assert f"input 1: {empty}: empty file" in message
+    assert f"input 3: {notes}: cannot decode audio" in message
+    assert isinstance(error.value, hf_soundnet.AudioLoadError)  # `except AudioLoadError` still catches it
+    assert set(error.value.failures) == {1, 3}
+    assert all(isinstance(e, hf_soundnet.AudioLoadError) for e in error.value.failures.values())
+    results = error.value.results
+    assert results[1] is None and results[3] is None
+    for i in (0, 2, 4):
+        expected = as_dict(classifier(inputs[i]))
+        got = as_dict(results[i])
+        assert expected.keys() == got.keys()
+        assert max(abs(expected[label] - got[label]) for label in expected) < 1e-4
+
+
+def test_generator_with_a_bad_file_raises_at_its_position_and_continues(classifier, mixed_files, tmp_path):
+    """A generator (or dataset) gives a lazy iterator: the failed input's own error at its position, then the next
+    answers."""
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    answers = classifier((path for path in [mixed_files[2], str(empty), mixed_files[3]]), batch_size=2)
+    got = [as_dict(next(answers))]
+    with pytest.raises(hf_soundnet.AudioLoadError, match="empty file") as error:
+        next(answers)
+    assert str(empty) in str(error.value)
+    got += [as_dict(answer) for answer in answers]
+    assert len(got) == 2
+    for path, answer in zip([mixed_files[2], mixed_files[3]], got):
+        expected = as_dict(classifier(path))
+        assert expected.keys() == answer.keys()
+        assert max(abs(expected[label] - answer[label]) for label in expected) < 1e-4
+
+
+def test_long_file_in_a_batch_is_streamed_in_the_main_process(classifier, mixed_files, monkeypatch):
+    """A file over `stream_longer_than` in a batch decoded by workers: streamed by the process that holds the model
+    (not in a worker), beside the decoded clips of its batch, each answer equal to its single call."""
+    import os
+
+    kwargs = {"top_k": None, "stream_longer_than": 25}  # streams the 29 s MP3 only
+    singles = [as_dict(classifier(path, **kwargs)) for path in mixed_files]
+    streamed_in = []
+    original = SoundNetAudioClassificationPipeline._streamed_logits
+
+    def recorded(self, path):
+        streamed_in.append(os.getpid())  # a worker's list would not come back here
+        return original(self, path)
+
+    monkeypatch.setattr(SoundNetAudioClassificationPipeline, "_streamed_logits", recorded)
+    batched = classifier(mixed_files, batch_size=4, num_workers=1, **kwargs)
+    assert streamed_in == [os.getpid()]
+    for single, got in zip(singles, batched):
+        got = as_dict(got)
+        assert max(abs(single[label] - got[label]) for label in single) < 1e-4

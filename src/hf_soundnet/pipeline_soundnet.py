@@ -16,20 +16,47 @@ With a SoundNet model it differs from upstream in what it accepts and what it an
   fast forward's float error (1e-4).
 - `datasets` Audio values (`ds[i]["audio"]`, a torchcodec `AudioDecoder`; `{"array", "sampling_rate"}` dicts at any
   rate; `KeyDataset(ds, "audio")`) go through the feature extractor, which resamples and applies `channel_mode`.
+- Lists, datasets and generators are decoded in the pipeline's own DataLoader workers (`num_workers`, upstream's
+  call argument): each worker runs `preprocess` (decoding, channel policy, resampling, repetition of short clips) and
+  pads a batch of `batch_size` clips ([`PipelineBatchCollator`]); the model runs once per padded batch with an
+  attention mask, which makes each answer equal to the single call on that input (to float32 summation order).
+  Answers come in input order. A file over `stream_longer_than` is streamed by the process that holds the model, not
+  by a worker.
+- An input of a list that cannot be classified never loses the others: every input is tried, then
+  [`AudioBatchError`] (an `AudioLoadError`) names each failed input and its problem and holds every answer in its
+  `results` (None where an input failed). A dataset or generator gives an iterator whose `next()` raises the failed
+  input's own error at its position and then continues. A single input raises its own error at once.
 - Without `top_k`, the released model (`classifier_type="pretrained_heads"`) answers with its top
   `top_k_per_head` (5) objects followed by its top 5 scenes, each list sorted by probability: the two heads are
   separate softmaxes, so one ranking across both means little. An explicit `top_k` (an int, or None for every label)
   gives transformers' single ranking of all 1,401 labels.
+
+How a checkpoint selects its pipeline: the checkpoint declares nothing. `import hf_soundnet` makes this class the
+registry's `"audio-classification"` implementation (`hf_soundnet._register_pipeline`), so with the plugin imported
+`pipeline("audio-classification", model=<checkpoint>)` returns it, and it reads its decoding policy (rate,
+`channel_mode`) from the checkpoint's `preprocessor_config.json`. Without the plugin, `trust_remote_code=True` loads
+the checkpoint's model, configuration and feature extractor code, but the pipeline is transformers' own
+`AudioClassificationPipeline`. A checkpoint does not declare this class in `config.custom_pipelines` because
+transformers' `pipeline()` reads `custom_pipelines` before its registry and refuses a declared task without
+`trust_remote_code=True`: the plain call would then need it even with the plugin imported. Code upload also copies
+only the checkpoint folder's sibling modules (`from .name import ...`), and this module imports `audio/` and
+`inference/` modules, which an upload would not carry.
 """
 
+import collections.abc
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
 from transformers import AudioClassificationPipeline
+from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
+from transformers.utils import ModelOutput
 
-from .audio.decoding import AudioLoadError, load_audio
+from .audio.batches import AudioBatchCollator, AudioItem
+from .audio.decoding import AudioLoadError, load_audio, preload_decoder
 
 
 # Seconds above which a file is streamed in chunks rather than decoded whole (as `soundnet extract` does).
@@ -113,7 +140,8 @@ class SoundNetAudioClassificationPipeline(AudioClassificationPipeline):
             inputs = load_audio(httpx.get(inputs, follow_redirects=True).content, rate, name=inputs, channel_mode=mode)
         elif isinstance(inputs, str):
             if stream_longer_than and (header_duration(inputs) or 0.0) > stream_longer_than:
-                return {"streamed_logits": self._streamed_logits(inputs)}
+                # Streamed by `_forward`, in the process that holds the model (not in a decoding worker).
+                return {"stream_path": inputs}
             inputs = load_audio(inputs, sampling_rate=rate, channel_mode=mode)
         elif isinstance(inputs, (bytes, bytearray)):
             inputs = load_audio(bytes(inputs), sampling_rate=rate, channel_mode=mode)
@@ -127,13 +155,116 @@ class SoundNetAudioClassificationPipeline(AudioClassificationPipeline):
         return processed.to(dtype=self.dtype) if self.dtype is not None else processed
 
     def _forward(self, model_inputs):
-        if "streamed_logits" in model_inputs:
+        if "rows" in model_inputs:
+            return self._forward_batch(model_inputs)
+        if "stream_path" in model_inputs:
             from .modeling_soundnet import SoundNetAudioClassifierOutput
 
-            return SoundNetAudioClassifierOutput(logits=model_inputs["streamed_logits"])
+            return SoundNetAudioClassifierOutput(logits=self._streamed_logits(model_inputs["stream_path"]))
         return super()._forward(model_inputs)
 
+    def __call__(self, inputs, *args, **kwargs):
+        """
+        Upstream's call; with a SoundNet model, an input of a list (or a dataset or generator) that cannot be
+        classified does not lose the others. A list is classified whole, then [`AudioBatchError`] is raised if any
+        input failed, naming each one, with every answer in its `results`. A dataset or generator gives an iterator
+        whose `next()` raises that input's own error at its position and can be called again for the next answer.
+        A single input raises its error at once, as upstream does.
+        """
+        outputs = super().__call__(inputs, *args, **kwargs)
+        if not self.is_soundnet:
+            return outputs
+        if isinstance(inputs, list):
+            failures = {i: output.error for i, output in enumerate(outputs) if isinstance(output, InputFailure)}
+            if failures:
+                results = [None if i in failures else output for i, output in enumerate(outputs)]
+                raise AudioBatchError(failures, results=results)
+            return outputs
+        if isinstance(outputs, PipelineIterator):
+            return FailureRaisingIterator(outputs)
+        return outputs
+
+    def get_iterator(
+        self, inputs, num_workers: int, batch_size: int, preprocess_params, forward_params, postprocess_params
+    ):
+        """
+        Upstream's iterator (a DataLoader over `preprocess`, `forward`, then `postprocess` per input, in input
+        order) with SoundNet's own steps: `preprocess` runs in the DataLoader's `num_workers` processes (decoding,
+        channel policy, resampling, repetition of short clips) and keeps an input's error instead of raising it; the
+        workers pad each batch of `batch_size` clips ([`AudioBatchCollator`], sent with their lengths, not an int64
+        mask); and `_forward` runs the model once per batch with an attention mask, and streams long files in this
+        process.
+        """
+        if not self.is_soundnet:
+            return super().get_iterator(
+                inputs, num_workers, batch_size, preprocess_params, forward_params, postprocess_params
+            )
+        if isinstance(inputs, collections.abc.Sized):
+            dataset = PipelineDataset(inputs, self._preprocess_keeping_errors, preprocess_params)
+        else:  # a generator cannot be shared between workers (upstream makes the same choice)
+            num_workers = min(num_workers, 1)
+            dataset = PipelineIterator(inputs, self._preprocess_keeping_errors, preprocess_params)
+        if num_workers > 0:
+            preload_decoder()  # forked workers inherit FFmpeg's libraries instead of each loading them
+        loader = DataLoader(
+            dataset, num_workers=num_workers, batch_size=batch_size, collate_fn=PipelineBatchCollator(self)
+        )
+        # loader_batch_size=2 or more makes PipelineIterator split each batch's outputs per input.
+        model_iterator = PipelineIterator(loader, self.forward, forward_params, loader_batch_size=max(batch_size, 2))
+        return PipelineIterator(model_iterator, self.postprocess, postprocess_params)
+
+    def _preprocess_keeping_errors(self, inputs, **preprocess_params) -> dict:
+        """`preprocess` of one input of a batch: `{"input_values"}` `(1, num_samples)`, `{"stream_path"}`, or
+        `{"error"}` with the exception that input raised (one bad input never loses the batch)."""
+        try:
+            processed = self.preprocess(inputs, **preprocess_params)
+        except Exception as error:  # reported at the input's position by __call__
+            return {"error": error}
+        return dict(processed)
+
+    def _forward_batch(self, batch: dict) -> ModelOutput:
+        """
+        The logits of one collated batch, in input order.
+
+        Args:
+            batch: [`PipelineBatchCollator`]'s output: `input_values` `(num_clips, max_num_samples)` padded at the
+                end, or None; `num_samples` `(num_clips,)`; `rows`, one `("clip", index)`, `("stream", path)` or
+                `("error", exception)` per input.
+
+        Returns:
+            `logits` `(num_inputs, num_labels)` (NaN rows for failed inputs) and `errors`, the exception or None per
+            input.
+        """
+        num_labels = self.model.config.num_labels
+        logits = torch.full((len(batch["rows"]), num_labels), float("nan"))
+        input_values = batch["input_values"]
+        if input_values is not None:
+            if self.dtype is not None:
+                input_values = input_values.to(self.dtype)
+            num_samples = batch["num_samples"]
+            attention_mask = None
+            if bool((num_samples < input_values.shape[1]).any()):
+                frames = torch.arange(input_values.shape[1], device=input_values.device)
+                attention_mask = (frames[None, :] < num_samples[:, None]).long()
+            clip_logits = self.model(input_values=input_values, attention_mask=attention_mask).logits.float().cpu()
+        errors = []
+        for row, (kind, value) in enumerate(batch["rows"]):
+            errors.append(value if kind == "error" else None)
+            if kind == "clip":
+                logits[row] = clip_logits[value]
+            elif kind == "stream":
+                try:
+                    logits[row] = self._streamed_logits(value)[0].float()
+                except Exception as error:  # a long file that fails while streamed: its own error, the batch kept
+                    errors[-1] = error
+        return ModelOutput(logits=logits, errors=errors)
+
     def postprocess(self, model_outputs, top_k=None, function_to_apply=None, top_k_per_head=TOP_K_PER_HEAD):
+        error = model_outputs.get("errors") if self.is_soundnet else None
+        if isinstance(error, list):  # a batch of one (the pipeline unbatches only batches of two or more)
+            error = error[0]
+        if error is not None:
+            return InputFailure(error)
         if not self.has_pretrained_heads or top_k is not None or function_to_apply is not None:
             if top_k is None:
                 top_k = self.model.config.num_labels
@@ -194,6 +325,88 @@ class SoundNetAudioClassificationPipeline(AudioClassificationPipeline):
         return logits[None].cpu()
 
 
+@dataclass
+class InputFailure:
+    """What `postprocess` gives for an input of a batch that could not be classified: the exception it raised."""
+
+    error: Exception
+
+
+class AudioBatchError(AudioLoadError):
+    """
+    Some inputs of a list could not be classified; the others were. Raised by a SoundNet pipeline called on a list,
+    after every input was tried.
+
+    Args:
+        failures: the exception of each failed input, by position in the list (each names its file and problem).
+        results: the answer of every input, None at a failed position.
+    """
+
+    def __init__(self, failures: dict[int, Exception], results: list):
+        self.failures = failures
+        self.results = results
+        lines = [f"input {i}: {error}" for i, error in failures.items()]
+        super().__init__(
+            f"{len(failures)} of {len(results)} inputs could not be classified:\n  "
+            + "\n  ".join(lines)
+            + "\nThe answers of the other inputs are in this error's `results` (None at a failed position); fix or"
+            " drop the failed inputs and call again for them."
+        )
+
+    def __reduce__(self):
+        return type(self), (self.failures, self.results)
+
+
+class FailureRaisingIterator:
+    """The lazy answers of a dataset or generator: `next()` raises a failed input's own error at its position, and
+    the next call continues with the following input."""
+
+    def __init__(self, answers: PipelineIterator):
+        self.answers = answers
+        self.started = False  # the DataLoader (and its workers) starts at the first answer asked for, as upstream's
+
+    def __iter__(self) -> "FailureRaisingIterator":
+        if not self.started:
+            iter(self.answers)
+            self.started = True
+        return self
+
+    def __next__(self):
+        iter(self)
+        answer = next(self.answers)
+        if isinstance(answer, InputFailure):
+            raise answer.error
+        return answer
+
+    def __len__(self) -> int:
+        return len(self.answers)
+
+
+class PipelineBatchCollator:
+    """
+    The `collate_fn` of a SoundNet pipeline's DataLoader (runs in its workers): pads the decoded clips of a batch
+    with [`AudioBatchCollator`] (the feature extractor's `padding_value`, at the end) and keeps, per input, whether
+    it is a clip (its row), a long file to stream (its path) or a failure (its exception).
+    """
+
+    def __init__(self, pipeline: "SoundNetAudioClassificationPipeline"):
+        self.pad = AudioBatchCollator(pipeline.feature_extractor)
+
+    def __call__(self, items: list[dict]) -> dict:
+        clips, rows = [], []
+        for item in items:
+            if "error" in item:
+                rows.append(("error", item["error"]))
+            elif "stream_path" in item:
+                rows.append(("stream", item["stream_path"]))
+            else:
+                rows.append(("clip", len(clips)))
+                values = item["input_values"][0].float().numpy()  # (num_samples,), extracted and scaled
+                clips.append(AudioItem(index=len(clips), name="", input_values=values))
+        padded = self.pad(clips)
+        return {"input_values": padded.input_values, "num_samples": padded.num_samples, "rows": rows}
+
+
 def continued(pieces: Iterator[np.ndarray], extractor) -> Iterator[np.ndarray]:
     """
     The consecutive 1-D `pieces` of a long waveform, followed by what `extractor.repeat_short` appends to the whole
@@ -235,6 +448,10 @@ def header_duration(path: str) -> float | None:
 
 
 __all__ = [
+    "AudioBatchError",
+    "FailureRaisingIterator",
+    "InputFailure",
+    "PipelineBatchCollator",
     "STREAM_CHUNK_SECONDS",
     "STREAM_LONGER_THAN",
     "TOP_K_PER_HEAD",
