@@ -36,17 +36,8 @@ from ..exit_status import EXIT_FAILED_FILES, EXIT_OK
 from ..inference.extract import ExtractedFeatures, ExtractionFailure, extract_files, extraction_feature_extractor
 from ..inference.features import HEAD_OUTPUTS, resolve_layer
 from ..inference.sharding import ProcessGroup, my_share
-from .common import (
-    InferenceOptions,
-    InputFile,
-    UsageError,
-    add_common_arguments,
-    agree,
-    check_common_arguments,
-    collect_inputs,
-    load_model,
-    options_for_process,
-)
+from . import common
+from .common import InputFile, UsageError, add_common_arguments, check_common_arguments, collect_inputs, load_model
 from .feature_writers import DATASET_FORMAT, WRITERS, FeatureSink, FileSink, ParquetDatasetSink
 from .options import add_option
 
@@ -121,13 +112,13 @@ def run(args: argparse.Namespace) -> int:
     inputs = collect_inputs(args.paths)
     group = ProcessGroup.from_environment()
     try:
-        return extract_into(args, options_for_process(options, group, args.use_cpu), inputs, group)
+        return extract_into(args, common.options_for_process(options, group, args.use_cpu), inputs, group)
     finally:
         group.close()
 
 
 def extract_into(
-    args: argparse.Namespace, options: InferenceOptions, inputs: list[InputFile], group: ProcessGroup
+    args: argparse.Namespace, options: common.InferenceOptions, inputs: list[InputFile], group: ProcessGroup
 ) -> int:
     """
     Extracts the `inputs` not yet in `args.output_dir`. In a multi-process `group`, process 0 checks and writes the
@@ -157,7 +148,7 @@ def extract_into(
             check_settings(args.output_dir, settings)
         except UsageError as err:
             problem = str(err)
-    agree(group, problem)
+    common.agree(group, problem)
     errors_path = args.output_dir / ERRORS_FILE
     if args.format == DATASET_FORMAT:
         prefix = f"train-rank{group.rank:03d}" if group.is_distributed else "train"

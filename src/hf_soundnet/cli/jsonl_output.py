@@ -11,6 +11,11 @@ Guarantees (see `soundnet classify --help`):
 - A killed run (even `kill -9`) loses at most the records not yet written: each record is flushed as it is made,
   and a torn last line is dropped on resume.
 
+- Several processes (`accelerate launch`): process 0 holds the lock for the run; each process appends to its own
+  part `<output>.part-<rank>-of-<world_size>` ([`part_path`]) with the same guarantees, and process 0 merges the
+  parts into the output at the end ([`merge_parts`]). Parts left by a stopped run are merged by the next run, with
+  any number of processes, before it decides what is done ([`resume`]).
+
 `fcntl.flock` is POSIX; where it is missing (Windows) runs are not locked against each other.
 """
 
