@@ -102,6 +102,16 @@ def test_one_process_without_launcher(monkeypatch):
     assert ProcessGroup(world_size=4, local_world_size=4).cores(2) == 1
 
 
+def test_several_processes_without_output_file_is_a_usage_error(monkeypatch, tmp_path, capsys):
+    """Checked before joining the group (so no launch is needed): stdout has one writer."""
+    clip = tmp_path / "clip.wav"
+    soundfile.write(clip, np.zeros(22050, dtype=np.float32), 22050)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    assert main(["classify", str(clip), "--quiet"]) == 2
+    assert "2 processes need --output-file" in capsys.readouterr().err
+
+
 # --- Real launches ---
 
 
@@ -266,6 +276,8 @@ def test_two_processes_classify_and_extract_as_one(tiny_checkpoint, clips, tmp_p
     assert "statuses of process 0: [1, 1, 1]" in result.stderr and "statuses of process 1: [1, 1, 1]" in result.stderr
 
     assert_same_records(records(output), records(tmp_path / "single.jsonl"))
+    audio = sorted(p for p in clips.rglob("*") if p.suffix in (".wav", ".mp3", ".flac"))
+    assert list(records(output)) == [str(p) for p in audio]  # merged in input order
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("merged.jsonl")] == ["merged.jsonl"]  # no parts
 
     single_npy = sorted(p.relative_to(tmp_path / "single_npy") for p in (tmp_path / "single_npy").rglob("*.npy"))
@@ -326,6 +338,8 @@ def test_process_killed_mid_run_then_resume_redoes_only_the_missing_files(tiny_c
     assert launcher.returncode != 0
     written = [line for part in parts for line in part.read_text().splitlines()]
     assert len(written) == 4 and not output.exists()
+    shares = [{json.loads(line)["path"] for line in part.read_text().splitlines()} for part in parts]
+    assert len(shares[0]) == len(shares[1]) == 2 and not shares[0] & shares[1]
 
     result = launch(["-m", "hf_soundnet.cli", *classify])
     missing = len(inputs) - 4

@@ -91,6 +91,11 @@ def run(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         raise UsageError(f"--top-k must be >= 1, got {args.top_k}.")
     inputs = collect_inputs(args.paths)
+    world_size = ProcessGroup.launched_world_size()
+    if world_size > 1 and not args.output_file:
+        raise UsageError(
+            f"{world_size} processes need --output-file: each writes a part that process 0 merges into it."
+        )
     group = ProcessGroup.from_environment()
     try:
         if group.is_distributed:
@@ -193,10 +198,6 @@ def classify_shared(
     every process classifies its share into its part; process 0 merges the parts and prints the summary. Every
     process returns the run's exit status (1 when any file failed in any process).
     """
-    if not args.output_file:
-        raise UsageError(
-            f"{group.world_size} processes need --output-file: each writes a part that process 0 merges into it."
-        )
     check_output_path(args.output_file)
     with contextlib.ExitStack() as lock:
         problem = None

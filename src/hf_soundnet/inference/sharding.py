@@ -46,11 +46,16 @@ class ProcessGroup:
     local_world_size: int = 1
     joined: bool = field(default=False, repr=False)  # whether this object initialised torch.distributed
 
+    @staticmethod
+    def launched_world_size() -> int:
+        """The number of processes the launcher started (`WORLD_SIZE`, 1 without a launcher), before joining."""
+        return int(os.environ.get("WORLD_SIZE", "1"))
+
     @classmethod
     def from_environment(cls) -> "ProcessGroup":
         """The layout in `os.environ` (one process when `WORLD_SIZE` is unset or 1); joins the gloo group when
         there are several processes and `torch.distributed` is not initialised yet (call [`close`] at the end)."""
-        world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        world_size = cls.launched_world_size()
         if world_size <= 1:
             return cls()
         rank = int(os.environ["RANK"])
