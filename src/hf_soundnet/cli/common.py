@@ -6,7 +6,7 @@ The exit statuses below are those of every command and example of the package (d
 import argparse
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,8 @@ import torch
 
 from ..errors import SoundNetError
 from ..exit_status import EXIT_FAILED_FILES, EXIT_OK, EXIT_PUSH_FAILED, EXIT_USAGE
+from ..inference.parallelism import available_cores, default_parallelism
+from ..inference.sharding import ProcessGroup
 from .options import add_option, add_quiet_argument
 
 
@@ -202,6 +204,32 @@ def check_common_arguments(args: argparse.Namespace) -> InferenceOptions:
     )
 
 
+def options_for_process(options: InferenceOptions, group: ProcessGroup, use_cpu: bool) -> InferenceOptions:
+    """
+    `options` as one process of `group` uses them: unchanged in one process; among several, its own GPU
+    (`cuda:LOCAL_RANK`) or the CPU, and the library's split of the cores (`default_parallelism`) applied to its
+    part of this machine's cores (`cores // LOCAL_WORLD_SIZE`) for what `--num-workers` / `--threads` leave unset,
+    so that the processes of one machine do not oversubscribe it.
+    """
+    if not group.is_distributed:
+        return options
+    device = group.device(use_cpu)
+    workers, threads = default_parallelism(device, group.cores(available_cores()), options.num_workers)
+    return replace(options, device=device, num_workers=workers, num_threads=options.num_threads or threads)
+
+
+def agree(group: ProcessGroup, problem: str | None, value: Any = None) -> Any:
+    """
+    Process 0's `value` in every process, when process 0 found no `problem` (the message of a usage error met in
+    a step that only process 0 takes: the output's lock, the settings file); else a `UsageError` in every process
+    (process 0's message there, a pointer to it in the others). In one process: `value`, or the `UsageError`.
+    """
+    problem, value = group.broadcast((problem, value))
+    if problem is not None:
+        raise UsageError(problem if group.is_main else f"stopped: process 0 of {group.world_size} met a usage error.")
+    return value
+
+
 def default_model(quiet: bool = False) -> str:
     """The checkpoint used without `--model`: `./soundnet8` when it holds a config, else the released weights
     converted into the user cache on first use (`hf_soundnet.conversion.released_checkpoint`, which says on stderr
@@ -234,6 +262,7 @@ def load_model(name: str | None, *, device: str, quiet: bool = False) -> tuple[s
 
 
 __all__ = [
+    "agree",
     "AUDIO_EXTENSIONS",
     "EXIT_FAILED_FILES",
     "EXIT_OK",
@@ -248,4 +277,5 @@ __all__ = [
     "collect_inputs",
     "default_model",
     "load_model",
+    "options_for_process",
 ]

@@ -35,6 +35,8 @@ from tqdm.auto import tqdm
 from ..exit_status import EXIT_FAILED_FILES, EXIT_OK
 from ..inference.extract import ExtractedFeatures, ExtractionFailure, extract_files, extraction_feature_extractor
 from ..inference.features import HEAD_OUTPUTS, resolve_layer
+from ..inference.sharding import ProcessGroup, my_share
+from . import common
 from .common import InputFile, UsageError, add_common_arguments, check_common_arguments, collect_inputs, load_model
 from .feature_writers import DATASET_FORMAT, WRITERS, FeatureSink, FileSink, ParquetDatasetSink
 from .options import add_option
@@ -108,6 +110,21 @@ def run(args: argparse.Namespace) -> int:
     if args.format in ("parquet", DATASET_FORMAT) and importlib.util.find_spec("pyarrow") is None:
         raise UsageError(f"--format {args.format} needs pyarrow: pip install 'hf-soundnet[train]' (or pyarrow).")
     inputs = collect_inputs(args.paths)
+    group = ProcessGroup.from_environment()
+    try:
+        return extract_into(args, common.options_for_process(options, group, args.use_cpu), inputs, group)
+    finally:
+        group.close()
+
+
+def extract_into(
+    args: argparse.Namespace, options: common.InferenceOptions, inputs: list[InputFile], group: ProcessGroup
+) -> int:
+    """
+    Extracts the `inputs` not yet in `args.output_dir`. In a multi-process `group`, process 0 checks and writes the
+    settings, every process extracts its share (`my_share`) into its own files or dataset shards and its own
+    errors part, and process 0 merges the errors and prints the summary; every process returns the run's status.
+    """
     model_name, model, extractor = load_model(args.model, device=options.device, quiet=args.quiet)
     try:
         spec = resolve_layer(model, args.layer)
@@ -125,33 +142,59 @@ def run(args: argparse.Namespace) -> int:
         "hop_seconds": spec.hop / extractor.sampling_rate,
         "repeat_to_seconds": extraction_feature_extractor(extractor, not args.no_repeat).repeat_to_seconds,
     }
-    check_settings(args.output_dir, settings)
+    problem = None
+    if group.is_main:
+        try:
+            check_settings(args.output_dir, settings)
+        except UsageError as err:
+            problem = str(err)
+    common.agree(group, problem)
+    errors_path = args.output_dir / ERRORS_FILE
     if args.format == DATASET_FORMAT:
-        sink = ParquetDatasetSink(args.output_dir, settings)
+        prefix = f"train-rank{group.rank:03d}" if group.is_distributed else "train"
+        sink = ParquetDatasetSink(args.output_dir, settings, prefix=prefix)
     else:
         sink = FileSink(args.output_dir, WRITERS[args.format])
     try:
         pending = [item for item in inputs if not sink.is_done(item.relative)]
-        if len(pending) < len(inputs) and not args.quiet:
+        if len(pending) < len(inputs) and group.is_main and not args.quiet:
             print(f"soundnet extract: {len(inputs) - len(pending)} files already extracted; skipped.", file=sys.stderr)
-        errors_path = args.output_dir / ERRORS_FILE
-        errors_path.unlink(missing_ok=True)
-        if not pending:
-            return EXIT_OK
-        results = extract_files(
-            model,
-            extractor,
-            [str(item.path) for item in pending],
-            layer=spec.name,
-            head_output=args.head_output,
-            stream_longer_than=args.stream_longer_than,
-            repeat_short_clips=not args.no_repeat,
-            **options.library_arguments(),
-        )
-        failures = write_results(results, sink, settings=settings, pending=pending, quiet=args.quiet)
-        return report(failures, len(pending), errors_path)
+        if group.is_main:
+            errors_path.unlink(missing_ok=True)
+            for part in errors_path.parent.glob(f"{ERRORS_FILE}.part-*"):  # left by a stopped multi-process run
+                part.unlink()
+        group.barrier()  # every process has seen what is done before any writes
+        mine = [pending[i] for i in my_share([str(item.path) for item in pending], group)]
+        failures = []
+        if mine:
+            results = extract_files(
+                model,
+                extractor,
+                [str(item.path) for item in mine],
+                layer=spec.name,
+                head_output=args.head_output,
+                stream_longer_than=args.stream_longer_than,
+                repeat_short_clips=not args.no_repeat,
+                **options.library_arguments(),
+            )
+            failures = write_results(
+                results, sink, settings=settings, pending=mine, quiet=args.quiet or not group.is_main
+            )
     finally:
         sink.close()
+    if not group.is_distributed:
+        return report(failures, len(pending), errors_path) if pending else EXIT_OK
+    if failures:
+        part = errors_path.with_name(f"{ERRORS_FILE}.part-{group.rank}-of-{group.world_size}")
+        part.write_text("".join(json.dumps(f) + "\n" for f in failures), encoding="utf-8")
+    everyone = group.all_gather(failures)  # also waits for every process's files
+    status = EXIT_OK
+    if group.is_main and pending:
+        status = report([failure for part in everyone for failure in part], len(pending), errors_path)
+        for part in errors_path.parent.glob(f"{ERRORS_FILE}.part-*"):
+            part.unlink()
+    group.barrier()  # the others exit after the merge: the launcher stops every process when one exits non-zero
+    return EXIT_FAILED_FILES if any(everyone) else status
 
 
 def write_results(

@@ -8,6 +8,7 @@ take as done. The metadata (layer, hop, rate, source) goes inside the file where
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,23 +94,33 @@ class ParquetDatasetWriter:
     in each shard's schema metadata (`soundnet`). `datasets.load_dataset("parquet", data_dir=OUT)` loads it (and
     `.push_to_hub(...)` publishes it).
 
-    A shard holds whole files and is written atomically when `rows_per_shard` rows have accumulated (and at
+    Shards are named `<prefix>-NNNNN.parquet`: `train-NNNNN` in one process, `train-rank<RRR>-NNNNN` for process
+    RRR of a multi-process run (any `train-*` name is read as the train split). A shard holds whole files and is
+    written atomically when `rows_per_shard` rows have accumulated (and at
     `close`), so an interrupted run loses at most the files of the shard in flight; `done_paths` lists the files
     already in shards, which a resumed run skips.
     """
 
-    def __init__(self, output: Path, metadata: dict, rows_per_shard: int = 100_000):
+    def __init__(self, output: Path, metadata: dict, rows_per_shard: int = 100_000, prefix: str = "train"):
         self.folder = output / DATASET_FOLDER
         self.folder.mkdir(parents=True, exist_ok=True)
         for stale in self.folder.glob(".*.partial"):  # left by a run killed while writing
-            stale.unlink()
+            stale.unlink(missing_ok=True)  # (the processes of one run all clean up before any writes)
         self.metadata = metadata
         self.rows_per_shard = rows_per_shard
+        self.prefix = prefix
         self.pending: list[tuple[str, np.ndarray]] = []
         self.pending_rows = 0
 
     def shards(self) -> list[Path]:
+        """Every shard of the dataset, of any writer."""
         return sorted(self.folder.glob("train-*.parquet"))
+
+    def next_shard(self) -> Path:
+        """The name of this writer's next shard: `<prefix>-NNNNN.parquet`, after its own shards on disk."""
+        pattern = re.compile(re.escape(self.prefix) + r"-(\d+)\.parquet")
+        numbers = [int(match.group(1)) for p in self.shards() if (match := pattern.fullmatch(p.name))]
+        return self.folder / f"{self.prefix}-{max(numbers, default=-1) + 1:05d}.parquet"
 
     def done_paths(self) -> set[str]:
         """Relative paths of the files already written to shards."""
@@ -154,9 +165,7 @@ class ParquetDatasetWriter:
                 "features": pa.FixedSizeListArray.from_arrays(pa.array(np.concatenate(flat)), channels),
             }
         ).replace_schema_metadata({"soundnet": json.dumps(self.metadata)})
-        shards = self.shards()
-        index = int(shards[-1].stem.split("-")[1]) + 1 if shards else 0
-        path = self.folder / f"train-{index:05d}.parquet"
+        path = self.next_shard()
         temporary = path.with_name(f".{path.name}.partial")
         try:
             pq.write_table(table, str(temporary))
@@ -202,10 +211,11 @@ class FileSink:
 
 class ParquetDatasetSink:
     """Every input's frames in one dataset of Parquet shards ([`ParquetDatasetWriter`], `--format parquet-dataset`);
-    the metadata is the writer's, in each shard."""
+    the metadata is the writer's, in each shard. Each process of a multi-process run writes its own shards
+    (`prefix` `train-rank<RRR>`), so the processes never write one file."""
 
-    def __init__(self, output: Path, metadata: dict):
-        self.writer = ParquetDatasetWriter(output, metadata)
+    def __init__(self, output: Path, metadata: dict, prefix: str = "train"):
+        self.writer = ParquetDatasetWriter(output, metadata, prefix=prefix)
         self.done = self.writer.done_paths()
 
     def is_done(self, relative: Path) -> bool:

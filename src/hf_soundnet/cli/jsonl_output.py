@@ -11,12 +11,18 @@ Guarantees (see `soundnet classify --help`):
 - A killed run (even `kill -9`) loses at most the records not yet written: each record is flushed as it is made,
   and a torn last line is dropped on resume.
 
+- Several processes (`accelerate launch`): process 0 holds the lock for the run; each process appends to its own
+  part `<output>.part-<rank>-of-<world_size>` ([`part_path`]) with the same guarantees, and process 0 merges the
+  parts into the output at the end ([`merge_parts`]). Parts left by a stopped run are merged by the next run, with
+  any number of processes, before it decides what is done ([`resume`]).
+
 `fcntl.flock` is POSIX; where it is missing (Windows) runs are not locked against each other.
 """
 
 import hashlib
 import json
 import os
+import re
 import socket
 import time
 from pathlib import Path
@@ -166,13 +172,41 @@ def read_records(output: Path) -> tuple[list[tuple[str, dict]], bool]:
     return pairs, torn
 
 
-def resume(output: Path, settings: dict) -> set[str]:
+def part_path(output: Path, rank: int, world_size: int) -> Path:
+    """The part of `output` that process `rank` of `world_size` appends to: `<output>.part-<rank>-of-<world_size>`."""
+    return output.with_name(f"{output.name}.part-{rank}-of-{world_size}")
+
+
+def part_paths(output: Path) -> list[Path]:
+    """The parts of `output` on disk, of any number of processes (left by a run that stopped before merging them),
+    sorted by name."""
+    pattern = re.compile(re.escape(output.name) + r"\.part-\d+-of-\d+")
+    if not output.parent.is_dir():
+        return []
+    return sorted(p for p in output.parent.iterdir() if pattern.fullmatch(p.name) and p.is_file())
+
+
+def rewrite(output: Path, lines: list[str]) -> None:
+    """Replaces `output` by `lines` atomically (temporary file, then rename), keeping its permissions."""
+    temporary = output.with_name(output.name + ".tmp")
+    temporary.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    if output.exists():
+        os.chmod(temporary, output.stat().st_mode & 0o7777)
+    temporary.replace(output)
+
+
+def resume(output: Path, settings: dict, parts: list[Path] | None = None) -> set[str]:
     """
-    Absolute paths that already have a successful record made with `settings` in `output`. Error lines and a torn
-    last line are removed (rewrite under the caller's `OutputLock`), so failed files are retried and the file keeps
-    one line per file. A successful record made with other settings is a `UsageError`.
+    Absolute paths that already have a successful record made with `settings` in `output` or in its `parts` (those
+    of a multi-process run that stopped before merging them; merged into `output` here and then deleted). Error
+    lines and a torn last line are removed (rewrite under the caller's `OutputLock`), so failed files are retried and
+    the file keeps one line per file. A successful record made with other settings is a `UsageError`.
     """
     pairs, torn = read_records(output)
+    parts = parts or []
+    for part in parts:
+        part_pairs, part_torn = read_records(part)
+        pairs, torn = pairs + part_pairs, torn or part_torn
     kept, done = [], set()
     for line, record in pairs:
         if "error" in record:
@@ -189,12 +223,30 @@ def resume(output: Path, settings: dict) -> set[str]:
         if path not in done:
             kept.append(line)
             done.add(path)
-    if torn or len(kept) < len(pairs):
-        temporary = output.with_name(output.name + ".tmp")
-        temporary.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-        os.chmod(temporary, output.stat().st_mode & 0o7777)
-        temporary.replace(output)
+    if torn or len(kept) < len(pairs) or parts:
+        rewrite(output, kept)
+    for part in parts:
+        part.unlink()
     return done
+
+
+def merge_parts(output: Path, parts: list[Path], order: dict[str, int]) -> None:
+    """
+    Appends the records of `parts` (written by the processes of one run) to `output`, ordered by `order` (absolute
+    path -> position; records of other paths last, in part order), then deletes the parts. `output` is replaced
+    atomically, so a run killed while merging leaves the output and the parts as they were, or the merged output
+    and parts that the next run's [`resume`] merges again (dropping the duplicates).
+    """
+    existing, _ = read_records(output)
+    records = []
+    for part in parts:
+        part_pairs, _ = read_records(part)
+        records += part_pairs
+    last = len(order)
+    records.sort(key=lambda pair: order.get(os.path.abspath(pair[1]["path"]), last))  # stable: ties keep part order
+    rewrite(output, [line for line, _ in existing] + [line for line, _ in records])
+    for part in parts:
+        part.unlink()
 
 
 __all__ = [
@@ -202,7 +254,11 @@ __all__ = [
     "SETTINGS_KEYS",
     "check_output_path",
     "is_classify_record",
+    "merge_parts",
+    "part_path",
+    "part_paths",
     "read_records",
+    "rewrite",
     "resume",
     "weights_sha256",
 ]
