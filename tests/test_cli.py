@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from _helpers_downstream import BAD_FILES, GOOD_FILES, make_mixed_folder, run_script
-from conftest import TINY_CONFIG
+from conftest import TINY_CONFIG, released_style_tiny_config
 from safetensors.numpy import load_file
 from transformers import AutoFeatureExtractor, AutoModel, AutoModelForAudioClassification, AutoModelForPreTraining
 
@@ -30,16 +30,9 @@ def mixed_folder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A tiny random model with released-style heads (5 objects + 3 scenes) and the default feature extractor."""
-    from hf_soundnet import SoundNetConfig
 
     torch.manual_seed(0)
-    labels = [f"object: o{i}" for i in range(5)] + [f"scene: s{i}" for i in range(3)]
-    config = SoundNetConfig(
-        **TINY_CONFIG,
-        classifier_type="pretrained_heads",
-        id2label=dict(enumerate(labels)),
-        problem_type="multi_label_classification",
-    )
+    config = released_style_tiny_config()
     model = SoundNetForAudioClassification(config).eval()
     for module in model.modules():  # non-trivial BN statistics so that every layer matters
         if isinstance(module, torch.nn.BatchNorm1d):

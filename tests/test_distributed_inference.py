@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from conftest import TINY_CONFIG
+from conftest import released_style_tiny_config
 
 from hf_soundnet.cli import main
 from hf_soundnet.inference.sharding import ProcessGroup, balanced_shares, file_costs, my_share, probe_costs
@@ -118,16 +118,10 @@ def test_several_processes_without_output_file_is_a_usage_error(monkeypatch, tmp
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A tiny random model with released-style heads (5 objects + 3 scenes) and non-trivial BN statistics."""
-    from hf_soundnet import SoundNetConfig, SoundNetFeatureExtractor, SoundNetForAudioClassification
+    from hf_soundnet import SoundNetFeatureExtractor, SoundNetForAudioClassification
 
     torch.manual_seed(0)
-    labels = [f"object: o{i}" for i in range(5)] + [f"scene: s{i}" for i in range(3)]
-    config = SoundNetConfig(
-        **TINY_CONFIG,
-        classifier_type="pretrained_heads",
-        id2label=dict(enumerate(labels)),
-        problem_type="multi_label_classification",
-    )
+    config = released_style_tiny_config()
     model = SoundNetForAudioClassification(config).eval()
     for module in model.modules():
         if isinstance(module, torch.nn.BatchNorm1d):
