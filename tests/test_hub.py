@@ -25,13 +25,17 @@ from hf_soundnet.hub import HubPushError, check_checkpoint_folder, render_model_
 
 
 CONVERTER = REPO_ROOT / "conversion" / "convert_soundnet_original_to_hf.py"
-# The plugin files: the models import FastSoundNet (their fast path) from fast_forward_soundnet.py.
+# The plugin files: the models import FastSoundNet (their fast path) from fast_forward_soundnet.py; the config
+# declares the pipeline (`custom_pipelines`), whose module decodes with decoding_soundnet.py (errors from errors.py).
 CODE_FILES = {
     "configuration_soundnet.py",
     "modeling_soundnet.py",
     "losses.py",
     "feature_extraction_soundnet.py",
     "fast_forward_soundnet.py",
+    "pipeline_soundnet.py",
+    "decoding_soundnet.py",
+    "errors.py",
 }
 MODEL_AUTO_CLASSES = {"AutoConfig", "AutoModel", "AutoModelForPreTraining", "AutoModelForAudioClassification"}
 

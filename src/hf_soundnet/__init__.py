@@ -46,7 +46,10 @@ def _register_pipeline() -> None:
     as `AudioClassificationPipeline` for every other model. The registry's entry is replaced rather than passed to
     `register_pipeline`, which would also mark the class as a custom pipeline, so that `save_pretrained` of any
     audio-classification pipeline (a Wav2Vec2 one too) would write `custom_pipelines` into the model's config and
-    make it load only with `trust_remote_code=True`."""
+    make it load only with `trust_remote_code=True`. A SoundNet checkpoint saved with code declares this class in its
+    own `custom_pipelines` (for `trust_remote_code=True` without the plugin); `SoundNetConfig.custom_pipelines` hides
+    the declaration while this registration holds, so the plain call needs no `trust_remote_code` (see
+    `hf_soundnet.pipeline_soundnet`, "How a checkpoint selects its pipeline")."""
     from transformers.pipelines import PIPELINE_REGISTRY
 
     task = PIPELINE_REGISTRY.supported_tasks["audio-classification"]

@@ -6,12 +6,17 @@ is a fully convolutional network over raw 22,050 Hz waveforms. The 8-layer defin
 and conv8 has two heads (1000 ImageNet objects and 401 Places scenes).
 """
 
+import copy
 import dataclasses
+import importlib
+import os
+import sys
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
+from transformers.dynamic_module_utils import custom_object_save
 from transformers.utils import logging
 
 
@@ -22,6 +27,18 @@ HEAD_LAYER = "conv8"
 
 # Fields whose assignment after construction is checked against `classifier_type` (see `__setattr__`).
 _LABEL_FIELDS = ("id2label", "classifier_type", "num_object_classes", "num_scene_classes")
+
+
+# What a checkpoint saved with code declares in `config.custom_pipelines` (read by transformers' `pipeline()` before
+# its registry): the SoundNet pipeline of the checkpoint's own `pipeline_soundnet.py`, on the model that
+# `AutoModelForAudioClassification` loads. See `SoundNetConfig.custom_pipelines` and `save_pretrained`.
+SOUNDNET_PIPELINES: dict[str, dict[str, Any]] = {
+    "audio-classification": {
+        "impl": "pipeline_soundnet.SoundNetAudioClassificationPipeline",
+        "pt": ["AutoModelForAudioClassification"],
+        "type": "audio",
+    }
+}
 
 
 # A variant is data, not code: each entry overrides the defaults of `SoundNetConfig` (the 8-layer net).
@@ -261,6 +278,42 @@ class SoundNetConfig(PreTrainedConfig):
         )
         self.num_labels = self.num_pretrained_labels
 
+    @property
+    def custom_pipelines(self) -> dict[str, dict[str, Any]]:
+        """
+        The pipelines the checkpoint declares (`custom_pipelines` of its config.json, [`SOUNDNET_PIPELINES`] when
+        saved with code), less each task whose implementation in transformers' pipeline registry is already the
+        declared class: `import hf_soundnet` registers `SoundNetAudioClassificationPipeline` for
+        "audio-classification", so with the plugin imported `pipeline()` reads no declaration and takes the
+        registry's class without `trust_remote_code`; without the plugin it reads the declaration and, with
+        `trust_remote_code=True`, loads the class from the checkpoint's `pipeline_soundnet.py`. A copy: `pipeline()`
+        rewrites what it reads in place.
+        """
+        declared = self.__dict__.get("custom_pipelines") or {}
+        return {task: copy.deepcopy(info) for task, info in declared.items() if not _registry_implements(task, info)}
+
+    @custom_pipelines.setter
+    def custom_pipelines(self, value: dict[str, dict[str, Any]] | None) -> None:
+        self.__dict__["custom_pipelines"] = value  # saved as given by `to_dict`
+
+    def save_pretrained(self, save_directory: str | os.PathLike, *args, **kwargs) -> None:
+        """
+        [`PreTrainedConfig.save_pretrained`]; with code upload on (`import hf_soundnet` registers the class for
+        `AutoConfig`), it also copies `pipeline_soundnet.py` and the root-level modules it imports into
+        `save_directory` and declares the pipeline ([`SOUNDNET_PIPELINES`]) in `custom_pipelines`, so that
+        `pipeline("audio-classification", model=<checkpoint>, trust_remote_code=True)` returns the SoundNet pipeline
+        where hf_soundnet is not installed. Code loaded without the pipeline module (a model loaded from a
+        checkpoint's code, not its pipeline) saves no declaration of it.
+        """
+        if self._auto_class is not None:
+            pipeline_class = _pipeline_class()
+            if pipeline_class is not None:
+                os.makedirs(save_directory, exist_ok=True)
+                custom_object_save(pipeline_class, save_directory)
+                declared = self.__dict__.get("custom_pipelines") or {}
+                self.custom_pipelines = {**declared, **copy.deepcopy(SOUNDNET_PIPELINES)}
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
     @classmethod
     def from_variant(cls, name: str, **kwargs) -> "SoundNetConfig":
         """Builds the configuration of a named variant (`"soundnet8"` or `"soundnet5"`); `kwargs` override it."""
@@ -428,4 +481,32 @@ class SoundNetConfig(PreTrainedConfig):
         return self.layer_table[-1].hop
 
 
-__all__ = ["HEAD_LAYER", "SOUNDNET_VARIANTS", "SoundNetConfig", "SoundNetLayerInfo", "conv_output_length"]
+def _registry_implements(task: str, info: Any) -> bool:
+    """Whether transformers' pipeline registry (if `transformers.pipelines` is imported: `pipeline()` and
+    `import hf_soundnet` import it) answers `task` with the class that `info["impl"]` (`"module.Class"`) names."""
+    pipelines = sys.modules.get("transformers.pipelines")
+    if pipelines is None or not isinstance(info, dict):
+        return False
+    impl = pipelines.PIPELINE_REGISTRY.supported_tasks.get(task, {}).get("impl")
+    return getattr(impl, "__name__", None) == str(info.get("impl", "")).rsplit(".", 1)[-1]
+
+
+def _pipeline_class() -> type | None:
+    """`SoundNetAudioClassificationPipeline` of this package (`hf_soundnet`, or a checkpoint's code module when its
+    pipeline was loaded from it), or None where the package has no pipeline module. Imported by name, not by a
+    `from .pipeline_soundnet import`, so that code upload of this file does not carry the pipeline's decoding."""
+    try:
+        module = importlib.import_module(".pipeline_soundnet", __package__)
+    except ImportError:
+        return None
+    return getattr(module, "SoundNetAudioClassificationPipeline", None)
+
+
+__all__ = [
+    "HEAD_LAYER",
+    "SOUNDNET_PIPELINES",
+    "SOUNDNET_VARIANTS",
+    "SoundNetConfig",
+    "SoundNetLayerInfo",
+    "conv_output_length",
+]

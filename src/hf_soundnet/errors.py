@@ -4,8 +4,9 @@ Each error keeps the builtin it specialises as a second base (an undecodable fil
 push a `RuntimeError`), so existing `except ValueError` code keeps working, while `except SoundNetError` catches
 everything the package reports. Messages name the file or argument, the problem and what to do.
 
-Not imported by the plugin files that `save_pretrained` uploads (configuration, modeling, feature extraction, losses):
-they raise builtin errors only, so a checkpoint loads with `trust_remote_code=True` without this package.
+Not imported by the model files that `save_pretrained` uploads (configuration, modeling, feature extraction, losses):
+they raise builtin errors only. The pipeline's decoding (`decoding_soundnet.py`, uploaded with `pipeline_soundnet.py`)
+imports it, so this file (which imports nothing) is uploaded with them.
 """
 
 

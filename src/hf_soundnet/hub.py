@@ -86,6 +86,13 @@ def check_checkpoint_folder(folder: str | Path) -> Path:
             "installed. Save it with hf_soundnet imported to include the code.",
             file=sys.stderr,
         )
+    elif "custom_pipelines" not in config:
+        print(
+            f"warning: {folder}/config.json declares no custom_pipelines: where hf_soundnet is not installed, "
+            "pipeline(..., trust_remote_code=True) will be transformers' own AudioClassificationPipeline (ffmpeg "
+            "decoding, channels averaged). Save it again with hf_soundnet imported to include the SoundNet pipeline.",
+            file=sys.stderr,
+        )
     return folder
 
 

@@ -10,10 +10,10 @@ With a SoundNet model it differs from upstream in what it accepts and what it an
   `ffmpeg` subprocess: a container whose index is at its end (an MP4 with `moov` last) is read by seeking, the channels
   are reduced by the feature extractor's saved `channel_mode` (the original SoundNet took the first channel), and a
   file that cannot be decoded (empty, random bytes, text, video without audio) raises `AudioLoadError` naming it.
-- Files longer than `stream_longer_than` seconds (default 600) are not decoded whole: they are streamed through
-  `hf_soundnet.inference.streaming` in chunks of 60 s with exact context, so memory stays bounded (a few chunks of audio and
-  the model's activations of one chunk) whatever the length, and the answer equals the whole-file forward up to the
-  fast forward's float error (1e-4).
+- Files longer than `stream_longer_than` seconds (default 600) are not decoded whole (with the plugin installed; see
+  below for remote code): they are streamed through `hf_soundnet.inference.streaming` in chunks of 60 s with exact
+  context, so memory stays bounded (a few chunks of audio and the model's activations of one chunk) whatever the
+  length, and the answer equals the whole-file forward up to the fast forward's float error (1e-4).
 - `datasets` Audio values (`ds[i]["audio"]`, a torchcodec `AudioDecoder`; `{"array", "sampling_rate"}` dicts at any
   rate; `KeyDataset(ds, "audio")`) go through the feature extractor, which resamples and applies `channel_mode`.
 - Lists, datasets and generators are decoded in the pipeline's own DataLoader workers (`num_workers`, upstream's
@@ -31,32 +31,48 @@ With a SoundNet model it differs from upstream in what it accepts and what it an
   separate softmaxes, so one ranking across both means little. An explicit `top_k` (an int, or None for every label)
   gives transformers' single ranking of all 1,401 labels.
 
-How a checkpoint selects its pipeline: the checkpoint declares nothing. `import hf_soundnet` makes this class the
-registry's `"audio-classification"` implementation (`hf_soundnet._register_pipeline`), so with the plugin imported
-`pipeline("audio-classification", model=<checkpoint>)` returns it, and it reads its decoding policy (rate,
-`channel_mode`) from the checkpoint's `preprocessor_config.json`. Without the plugin, `trust_remote_code=True` loads
-the checkpoint's model, configuration and feature extractor code, but the pipeline is transformers' own
-`AudioClassificationPipeline`. A checkpoint does not declare this class in `config.custom_pipelines` because
-transformers' `pipeline()` reads `custom_pipelines` before its registry and refuses a declared task without
-`trust_remote_code=True`: the plain call would then need it even with the plugin imported. Code upload also copies
-only the checkpoint folder's sibling modules (`from .name import ...`), and this module imports `audio/` and
-`inference/` modules, which an upload would not carry.
+How a checkpoint selects its pipeline. A checkpoint saved with code (`save_pretrained` with hf_soundnet imported)
+carries this module and the root-level modules it imports (`decoding_soundnet.py`, `errors.py`, beside the model's
+files), and its config.json declares it in `custom_pipelines` ([`SOUNDNET_PIPELINES`]: "audio-classification" ->
+`pipeline_soundnet.SoundNetAudioClassificationPipeline` on `AutoModelForAudioClassification`). transformers'
+`pipeline()` reads `config.custom_pipelines` before its registry and refuses a declared task without
+`trust_remote_code=True`, so [`SoundNetConfig.custom_pipelines`] leaves out each task whose registry implementation is
+already the declared class:
+
+- with the plugin imported, `import hf_soundnet` has made this class the registry's "audio-classification"
+  implementation (`hf_soundnet._register_pipeline`), the config shows no declaration, and the plain
+  `pipeline("audio-classification", model=<checkpoint>)` returns this class without `trust_remote_code` (and
+  with it);
+- without the plugin, the config loaded from the checkpoint's code shows the declaration, and
+  `pipeline(..., trust_remote_code=True)` returns this class from the checkpoint's `pipeline_soundnet.py`, with the
+  model and feature extractor from its code: the same in-process decoding, saved `channel_mode`, per-head answer,
+  and `num_workers`/`batch_size` batching. One difference: `hf_soundnet.inference.streaming` is not uploaded (code
+  upload copies only `from .name import ...` siblings of the checkpoint folder), so there every file is decoded whole
+  and `stream_longer_than` has no effect ([`streaming`] is None).
+
+Either way the pipeline reads its decoding policy (rate, `channel_mode`) from the checkpoint's
+`preprocessor_config.json`. A checkpoint saved without code (no `auto_map`) declares nothing and needs the plugin.
+This module therefore imports root-level siblings only, and the streaming module by name ([`streaming`]).
 """
 
 import collections.abc
+import functools
+import importlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, default_collate
 from transformers import AudioClassificationPipeline
 from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
 from transformers.utils import ModelOutput
 
-from .audio.batches import AudioBatchCollator, AudioItem
-from .audio.decoding import AudioLoadError, load_audio, preload_decoder
+# Root-level siblings only (see "How a checkpoint selects its pipeline"): code upload carries them with this file.
+from .decoding_soundnet import AudioLoadError, load_audio, preload_decoder
 
 
 # Seconds above which a file is streamed in chunks rather than decoded whole (as `soundnet extract` does).
@@ -139,7 +155,7 @@ class SoundNetAudioClassificationPipeline(AudioClassificationPipeline):
 
             inputs = load_audio(httpx.get(inputs, follow_redirects=True).content, rate, name=inputs, channel_mode=mode)
         elif isinstance(inputs, str):
-            if stream_longer_than and (header_duration(inputs) or 0.0) > stream_longer_than:
+            if stream_longer_than and streaming() and (header_duration(inputs) or 0.0) > stream_longer_than:
                 # Streamed by `_forward`, in the process that holds the model (not in a decoding worker).
                 return {"stream_path": inputs}
             inputs = load_audio(inputs, sampling_rate=rate, channel_mode=mode)
@@ -191,7 +207,7 @@ class SoundNetAudioClassificationPipeline(AudioClassificationPipeline):
         Upstream's iterator (a DataLoader over `preprocess`, `forward`, then `postprocess` per input, in input
         order) with SoundNet's own steps: `preprocess` runs in the DataLoader's `num_workers` processes (decoding,
         channel policy, resampling, repetition of short clips) and keeps an input's error instead of raising it; the
-        workers pad each batch of `batch_size` clips ([`AudioBatchCollator`], sent with their lengths, not an int64
+        workers pad each batch of `batch_size` clips ([`PipelineBatchCollator`], sent with their lengths, not an int64
         mask); and `_forward` runs the model once per batch with an attention mask, and streams long files in this
         process.
         """
@@ -289,8 +305,8 @@ class SoundNetAudioClassificationPipeline(AudioClassificationPipeline):
         classifier), so memory does not grow with the file's length.
         """
         from .fast_forward_soundnet import FastSoundNet
-        from .inference.streaming import iter_file_waveform, stream_layers
 
+        iter_file_waveform, stream_layers = streaming().iter_file_waveform, streaming().stream_layers
         model, extractor = self.model, self.feature_extractor
         fast = FastSoundNet.from_model(model).eval()
         if self.has_pretrained_heads:
@@ -384,15 +400,18 @@ class FailureRaisingIterator:
 
 class PipelineBatchCollator:
     """
-    The `collate_fn` of a SoundNet pipeline's DataLoader (runs in its workers): pads the decoded clips of a batch
-    with [`AudioBatchCollator`] (the feature extractor's `padding_value`, at the end) and keeps, per input, whether
-    it is a clip (its row), a long file to stream (its path) or a failure (its exception).
+    The `collate_fn` of a SoundNet pipeline's DataLoader (runs in its workers): pads the decoded clips of a batch at
+    the end with the feature extractor's `padding_value` (as `hf_soundnet.audio.batches.AudioBatchCollator` does:
+    stacked by torch's `default_collate`, which in a worker writes straight into shared memory) and keeps, per
+    input, whether it is a clip (its row), a long file to stream (its path) or a failure (its exception).
     """
 
     def __init__(self, pipeline: "SoundNetAudioClassificationPipeline"):
-        self.pad = AudioBatchCollator(pipeline.feature_extractor)
+        self.padding_value = float(pipeline.feature_extractor.padding_value)
 
     def __call__(self, items: list[dict]) -> dict:
+        """`input_values` `(num_clips, max_num_samples)` float32 or None, `num_samples` `(num_clips,)` int64 or
+        None, and `rows`, one `("clip", index)`, `("stream", path)` or `("error", exception)` per item."""
         clips, rows = [], []
         for item in items:
             if "error" in item:
@@ -401,10 +420,31 @@ class PipelineBatchCollator:
                 rows.append(("stream", item["stream_path"]))
             else:
                 rows.append(("clip", len(clips)))
-                values = item["input_values"][0].float().numpy()  # (num_samples,), extracted and scaled
-                clips.append(AudioItem(index=len(clips), name="", input_values=values))
-        padded = self.pad(clips)
-        return {"input_values": padded.input_values, "num_samples": padded.num_samples, "rows": rows}
+                clips.append(item["input_values"][0].float())  # (num_samples,), extracted and scaled
+        if not clips:
+            return {"input_values": None, "num_samples": None, "rows": rows}
+        lengths = [clip.shape[0] for clip in clips]
+        width = max(lengths)
+        padded = [F.pad(clip, (0, width - clip.shape[0]), value=self.padding_value) for clip in clips]
+        return {
+            "input_values": default_collate(padded),
+            "num_samples": torch.tensor(lengths, dtype=torch.long),
+            "rows": rows,
+        }
+
+
+@functools.cache
+def streaming() -> ModuleType | None:
+    """
+    `hf_soundnet.inference.streaming` (chunked decoding and forward of long files), or None where this module runs
+    as a checkpoint's code under `trust_remote_code=True`: code upload carries root-level modules only, so there
+    every file is decoded whole (`stream_longer_than` has no effect). Imported by name, not by a
+    `from .inference.streaming import`, which code upload would try to copy as `inference.streaming.py`.
+    """
+    try:
+        return importlib.import_module(".inference.streaming", __package__)
+    except ImportError:
+        return None
 
 
 def continued(pieces: Iterator[np.ndarray], extractor) -> Iterator[np.ndarray]:
@@ -457,4 +497,5 @@ __all__ = [
     "TOP_K_PER_HEAD",
     "SoundNetAudioClassificationPipeline",
     "header_duration",
+    "streaming",
 ]
