@@ -9,8 +9,8 @@ A corpus with an image-text embedding teacher (build_corpus.py --embedding_teach
 into the teacher's space (config.embedding_dim set from the teacher; loss: cosine regression plus InfoNCE across
 clips, see hf_soundnet.losses.embedding_loss), added to the KL heads' loss; --config_overrides sets its layer and
 weights. Logs: loss, object_loss, scene_loss, embedding_loss and its parts, samples and audio seconds per second,
-corrupt records and shards. Checkpoints
-every --save_steps; --resume continues from the last complete one (a checkpoint torn during its save is set aside).
+corrupt records and shards. Checkpoints every --save_steps; --resume continues from the last complete one (a
+checkpoint torn during its save is set aside).
 Every TrainingArguments option is accepted, with the paper's values as defaults.
 --push_to_hub pushes the final model once, at the end, to --hub_model_id (default: the name of --output_dir).
 
