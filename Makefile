@@ -27,7 +27,7 @@ setup: $(STAMP)
 CONVERSION_INPUTS := $(wildcard src/hf_soundnet/conversion/*.py src/hf_soundnet/categories/*.txt) \
 	src/hf_soundnet/model_cards/soundnet8.md src/hf_soundnet/cli/convert.py \
 	$(addprefix src/hf_soundnet/,__init__.py configuration_soundnet.py modeling_soundnet.py losses.py \
-	feature_extraction_soundnet.py fast_forward_soundnet.py categories.py hub.py)
+	feature_extraction_soundnet.py fast_forward_soundnet.py embedding_head.py categories.py hub.py)
 # The pipeline's code, uploaded with the model's (the config declares it in `custom_pipelines`).
 CONVERSION_INPUTS += $(addprefix src/hf_soundnet/,pipeline_soundnet.py decoding_soundnet.py errors.py)
 

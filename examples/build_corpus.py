@@ -2,7 +2,11 @@
 """Build a SoundNet pre-training corpus from a folder of videos.
 
 For every video: the audio at 22,050 Hz (mono, stored encoded), one frame per teacher step (5 s by default, the
-original's 4 frames per 20 s), and each image teacher's softmax over that frame. Records go to Parquet shards that
+original's 4 frames per 20 s), and each image teacher's softmax over that frame. Besides image classifiers
+(--teachers), an image-text model (CLIPModel, SiglipModel, ...) is a teacher two ways: --embedding_teachers stores
+its L2-normalised image embedding per step (float16), for a student in the teacher's space (pretrain.py
+--embedding_teacher); --zero_shot_teachers with --zero_shot_labels stores its zero-shot softmax over the prompts
+"a photo of a {label}." per step, distilled by the KL heads like the original's teachers. Records go to Parquet shards that
 `datasets.load_dataset(OUTPUT, streaming=True)` reads; a dataset card (README.md) documents the schema.
 
 Runs on one process or many: under `accelerate launch`, each process takes its own part of the videos and writes its
@@ -13,6 +17,9 @@ reported (--strict makes the first one fatal).
 Examples:
     python examples/build_corpus.py --videos videos/ --output_dir corpus/ \\
         --teachers objects=microsoft/resnet-50 scenes=path/to/places365-classifier
+    python examples/build_corpus.py --videos videos/ --output_dir corpus/ \
+        --embedding_teachers clip=openai/clip-vit-base-patch32 \
+        --zero_shot_teachers esc=openai/clip-vit-base-patch32 --zero_shot_labels esc50_labels.txt
     accelerate launch --num_processes 4 examples/build_corpus.py --videos videos/ --output_dir corpus/ --teachers ...
 
 Exit status as every command's (see `soundnet --help`): 0 every video is in the corpus, 1 done but bad videos were
@@ -43,6 +50,7 @@ from hf_soundnet.pretraining.corpus_builder import (
     set_aside_unreadable_shards,
 )
 from hf_soundnet.pretraining.corpus_card import write_dataset_card
+from hf_soundnet.pretraining.image_text_teachers import read_labels
 from hf_soundnet.pretraining.teachers import TeacherLoadError, load_teachers
 
 
@@ -51,12 +59,36 @@ class CorpusArguments:
     videos: Path = field(metadata={"help": "Folder of videos (searched recursively)."})
     output_dir: Path = field(metadata={"help": "Corpus folder (created; resumed if it exists)."})
     teachers: list[str] = field(
+        default_factory=list,
         metadata={
             "help": "Image classifiers as [NAME=]MODEL (Hub id or local folder), loaded with "
             "AutoModelForImageClassification and AutoImageProcessor. Unnamed teachers are called objects, scenes, "
             "teacher2, ...",
             "metavar": "[NAME=]MODEL",
-        }
+        },
+    )
+    embedding_teachers: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Image-text models (CLIPModel, SiglipModel: AutoModel with get_image_features) as [NAME=]MODEL: "
+            "one L2-normalised image embedding per step, stored as float16. Unnamed: embedding, embedding1, ...",
+            "metavar": "[NAME=]MODEL",
+        },
+    )
+    zero_shot_teachers: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Image-text models as [NAME=]MODEL made classifiers over --zero_shot_labels: per step the softmax "
+            "of exp(logit_scale) * cos(image, prompt). Unnamed: zero_shot, zero_shot1, ...",
+            "metavar": "[NAME=]MODEL",
+        },
+    )
+    zero_shot_labels: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Labels of the zero-shot teachers, or one text file with one label per line."},
+    )
+    zero_shot_prompt: str = field(
+        default="a photo of a {label}.", metadata={"help": "Prompt template of the zero-shot teachers."}
     )
     step_seconds: float = field(default=5.0, metadata={"help": "Seconds per teacher step/frame."})
     sampling_rate: int = field(default=22050, metadata={"help": "Audio rate in Hz (SoundNet's)."})
@@ -92,7 +124,14 @@ def build(args: CorpusArguments) -> int:
     # would think it is alone).
     state = PartialState(cpu=args.use_cpu or not torch.cuda.is_available())
     try:
-        teachers = load_teachers(args.teachers, device=state.device)
+        teachers = load_teachers(
+            args.teachers,
+            device=state.device,
+            embedding_specs=args.embedding_teachers,
+            zero_shot_specs=args.zero_shot_teachers,
+            zero_shot_labels=read_labels(args.zero_shot_labels),
+            zero_shot_prompt=args.zero_shot_prompt,
+        )
         info = corpus_info_for_build(
             args.output_dir,
             teachers,

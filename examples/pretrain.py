@@ -5,8 +5,12 @@ Random 20 s crops (starting on a teacher-step boundary; shorter videos repeated 
 KL(teacher || student) per step for each head times lambda (250), Adam with lr 1e-3 and beta1 0.9 (the paper's).
 Each process streams its own Parquet shards through a shuffle buffer; DataLoader workers (--dataloader_num_workers)
 decode the audio. Corrupt records and unreadable shards are skipped, named and counted (--strict makes them fatal).
-Logs: loss, object_loss, scene_loss, samples and audio seconds per second, corrupt records and shards. Checkpoints
-every --save_steps; --resume continues from the last complete one (a checkpoint torn during its save is set aside).
+A corpus with an image-text embedding teacher (build_corpus.py --embedding_teachers) also trains an embedding head
+into the teacher's space (config.embedding_dim set from the teacher; loss: cosine regression plus InfoNCE across
+clips, see hf_soundnet.losses.embedding_loss), added to the KL heads' loss; --config_overrides sets its layer and
+weights. Logs: loss, object_loss, scene_loss, embedding_loss and its parts, samples and audio seconds per second,
+corrupt records and shards. Checkpoints every --save_steps; --resume continues from the last complete one (a
+checkpoint torn during its save is set aside).
 Every TrainingArguments option is accepted, with the paper's values as defaults.
 --push_to_hub pushes the final model once, at the end, to --hub_model_id (default: the name of --output_dir).
 
@@ -14,6 +18,8 @@ Examples:
     python examples/pretrain.py --corpus corpus/ --output_dir runs/sn8 --max_steps 100000
     accelerate launch --multi_gpu --num_processes 8 examples/pretrain.py --corpus corpus/ --output_dir runs/sn8 \\
         --max_steps 100000 --model soundnet5
+    python examples/pretrain.py --corpus clip_corpus/ --output_dir runs/sn8-clip --max_steps 100000 \
+        --embedding_teacher clip --config_overrides embedding_layer=conv7,embedding_contrastive_weight=0.5
     accelerate launch ... examples/pretrain.py --corpus corpus/ --output_dir runs/sn8 --max_steps 200000 --resume
 
 Exit status as every command's (see `soundnet --help`): 0 trained and saved, 1 trained and saved but corrupt records
@@ -42,7 +48,12 @@ from hf_soundnet.pretraining.corpus import (
     load_corpus_info,
 )
 from hf_soundnet.pretraining.data import CorruptRecordError, SoundNetPretrainingCollator, pretraining_dataset
-from hf_soundnet.pretraining.student import choose_head_teachers, load_student, pretrained_model_card
+from hf_soundnet.pretraining.student import (
+    choose_head_teachers,
+    load_student,
+    parse_config_overrides,
+    pretrained_model_card,
+)
 from hf_soundnet.pretraining.trainer import (
     ResumeError,
     SoundNetDistillationTrainer,
@@ -70,6 +81,21 @@ class PretrainArguments:
     shuffle_buffer: int = field(default=256, metadata={"help": "Records in the streaming shuffle buffer."})
     object_teacher: str | None = field(default=None, metadata={"help": "Corpus teacher of the object head."})
     scene_teacher: str | None = field(default=None, metadata={"help": "Corpus teacher of the scene head."})
+    embedding_teacher: str | None = field(
+        default=None,
+        metadata={
+            "help": "Corpus embedding teacher of the embedding head (default: the corpus's first embedding teacher; "
+            "'none': no embedding head)."
+        },
+    )
+    config_overrides: str | None = field(
+        default=None,
+        metadata={
+            "help": "SoundNetConfig fields as NAME=VALUE,... set before the model is built, e.g. "
+            "embedding_layer=conv6,embedding_cosine_weight=1.0,embedding_contrastive_weight=0.5,"
+            "embedding_temperature=0.07,embedding_loss_weight=1.0,distillation_lambda=250.0"
+        },
+    )
     strict: bool = field(default=False, metadata={"help": "Stop at the first corrupt record."})
     record_reads: bool = field(default=False, metadata={"help": "Write the keys each process read to reads/."})
     quiet: bool = field(default=False, metadata={"help": QUIET_HELP})
@@ -113,10 +139,16 @@ def pretrain(args: PretrainArguments, training_args: TrainingArguments) -> int:
     output_dir = Path(training_args.output_dir)
     try:
         info = load_corpus_info(args.corpus)
-        heads = choose_head_teachers(info, object_teacher=args.object_teacher, scene_teacher=args.scene_teacher)
+        heads = choose_head_teachers(
+            info,
+            object_teacher=args.object_teacher,
+            scene_teacher=args.scene_teacher,
+            embedding_teacher=args.embedding_teacher,
+        )
         check_readable_shards(args.corpus, strict=args.strict)  # warns naming each unreadable shard
         num_shards = len(list_shards(args.corpus))
-        model = load_student(args.model, info=info, head_teachers=heads)
+        overrides = parse_config_overrides(args.config_overrides)
+        model = load_student(args.model, info=info, head_teachers=heads, config_overrides=overrides)
     except CorruptShardError as err:  # with --strict: the corpus itself is damaged, not the command line
         print(f"error (--strict): {err}", file=sys.stderr)
         return EXIT_FAILED_FILES
@@ -155,7 +187,9 @@ def pretrain(args: PretrainArguments, training_args: TrainingArguments) -> int:
         input_scale=extractor.input_scale,
         strict=args.strict,
     )
-    training_args.ddp_find_unused_parameters = len(heads) < 2
+    # DDP must be told when a head of the model gets no gradient (no teacher for it in this run).
+    trained = {"object", "scene", *(["embedding"] if model.config.embedding_dim is not None else [])}
+    training_args.ddp_find_unused_parameters = not trained <= set(heads)
     use_clean_worker_processes(training_args)  # forkserver DataLoader workers, kept for the run
     trainer = SoundNetDistillationTrainer(
         model=model,

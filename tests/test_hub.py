@@ -25,12 +25,14 @@ from hf_soundnet.hub import HubPushError, check_checkpoint_folder, render_model_
 
 
 CONVERTER = REPO_ROOT / "conversion" / "convert_soundnet_original_to_hf.py"
-# The plugin files: the models import FastSoundNet (their fast path) from fast_forward_soundnet.py; the config
-# declares the pipeline (`custom_pipelines`), whose module decodes with decoding_soundnet.py (errors from errors.py).
+# The plugin files: the models import FastSoundNet (their fast path) from fast_forward_soundnet.py and the
+# embedding head from embedding_head.py; the config declares the pipeline (`custom_pipelines`), whose module decodes
+# with decoding_soundnet.py (errors from errors.py).
 CODE_FILES = {
     "configuration_soundnet.py",
     "modeling_soundnet.py",
     "losses.py",
+    "embedding_head.py",
     "feature_extraction_soundnet.py",
     "fast_forward_soundnet.py",
     "pipeline_soundnet.py",

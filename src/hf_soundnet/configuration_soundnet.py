@@ -107,6 +107,35 @@ class SoundNetLayerInfo:
     aliases: tuple[str, ...] = ()
     is_head: bool = False
 
+    def validate_embedding_head(self) -> None:
+        """The embedding head's settings: a positive dimension, a known layer, usable loss weights."""
+        if self.embedding_dim is not None and self.embedding_dim < 1:
+            raise ValueError(
+                f"`embedding_dim` must be >= 1 (or None for no embedding head), got {self.embedding_dim}."
+            )
+        if self.embedding_layer is not None and self.embedding_layer not in self.layer_name_to_index:
+            raise ValueError(
+                f"`embedding_layer={self.embedding_layer!r}` names no layer; choose one of {self.layer_names}."
+            )
+        weights = {
+            "embedding_cosine_weight": self.embedding_cosine_weight,
+            "embedding_contrastive_weight": self.embedding_contrastive_weight,
+            "embedding_loss_weight": self.embedding_loss_weight,
+        }
+        if any(value < 0 for value in weights.values()):
+            raise ValueError(f"The embedding loss weights must be >= 0, got {weights}.")
+        if self.embedding_dim is not None and self.embedding_cosine_weight == self.embedding_contrastive_weight == 0:
+            raise ValueError(
+                "`embedding_cosine_weight` and `embedding_contrastive_weight` are both 0: no embedding loss."
+            )
+        if self.embedding_temperature <= 0:
+            raise ValueError(f"`embedding_temperature` must be > 0, got {self.embedding_temperature}.")
+
+    @property
+    def embedding_layer_index(self) -> int:
+        """Index in `hidden_states` of the block that feeds the embedding head."""
+        return self.layer_name_to_index.get(self.embedding_layer, self.num_blocks - 1)
+
     @property
     def num_blocks(self) -> int:
         """How many convolutional blocks must run to compute this layer (all of them for the heads)."""
@@ -173,6 +202,22 @@ class SoundNetConfig(PreTrainedConfig):
             Dropout before the `"linear"` classifier.
         distillation_lambda (`float`, *optional*, defaults to 250.0):
             Scale of the distillation loss (the paper's lambda).
+        embedding_dim (`int`, *optional*):
+            Dimension of the image-text teacher's embedding space (512 for CLIP ViT-B/32, 768 for SigLIP base). When
+            set, [`SoundNetForPreTraining`] has an embedding head ([`SoundNetEmbeddingHead`]) that projects
+            `embedding_layer` to that space once per conv8 step, trained by the loss of `losses.embedding_loss`.
+        embedding_layer (`str`, *optional*):
+            Name of the block whose output feeds the embedding head (`conv1`..`convN`, or `pool{i}`); the last block
+            (conv7 of SoundNet-8, the input of conv8) when unset.
+        embedding_cosine_weight (`float`, *optional*, defaults to 1.0):
+            Weight of the cosine regression `1 - cos(student step, teacher image embedding)` in the embedding loss.
+        embedding_contrastive_weight (`float`, *optional*, defaults to 1.0):
+            Weight of the symmetric InfoNCE across clips in the embedding loss (0 turns it off).
+        embedding_temperature (`float`, *optional*, defaults to 0.07):
+            Temperature of the InfoNCE logits (cosines divided by it), fixed rather than learned.
+        embedding_loss_weight (`float`, *optional*, defaults to 1.0):
+            Scale of the embedding loss in the total loss, which adds it to `distillation_lambda` times the KL heads'
+            mean when the batch has distributions too.
         forward_implementation (`str`, *optional*, defaults to `"fast"`):
             How the trunk is computed, chosen like transformers' `attn_implementation` (here or in
             `from_pretrained(..., forward_implementation=...)`, or later with `model.set_forward_implementation`).
@@ -202,6 +247,12 @@ class SoundNetConfig(PreTrainedConfig):
     classifier_layer: str | None = None
     classifier_dropout: float = 0.0
     distillation_lambda: float = 250.0
+    embedding_dim: int | None = None
+    embedding_layer: str | None = None
+    embedding_cosine_weight: float = 1.0
+    embedding_contrastive_weight: float = 1.0
+    embedding_temperature: float = 0.07
+    embedding_loss_weight: float = 1.0
     forward_implementation: Literal["eager", "fast"] = "fast"
 
     def __post_init__(self, **kwargs):
@@ -346,12 +397,42 @@ class SoundNetConfig(PreTrainedConfig):
             raise ValueError(
                 f"`classifier_layer={self.classifier_layer!r}` names no layer; choose one of {self.layer_names}."
             )
+        self.validate_embedding_head()
         if self.classifier_type == "pretrained_heads" and self.num_labels != self.num_pretrained_labels:
             raise ValueError(
                 f"`classifier_type='pretrained_heads'` predicts {self.num_pretrained_labels} labels (objects then "
                 f"scenes) but the config has num_labels={self.num_labels}. For fine-tuning on your own labels set "
                 "`classifier_type='linear'`."
             )
+
+    def validate_embedding_head(self) -> None:
+        """The embedding head's settings: a positive dimension, a known layer, usable loss weights."""
+        if self.embedding_dim is not None and self.embedding_dim < 1:
+            raise ValueError(
+                f"`embedding_dim` must be >= 1 (or None for no embedding head), got {self.embedding_dim}."
+            )
+        if self.embedding_layer is not None and self.embedding_layer not in self.layer_name_to_index:
+            raise ValueError(
+                f"`embedding_layer={self.embedding_layer!r}` names no layer; choose one of {self.layer_names}."
+            )
+        weights = {
+            "embedding_cosine_weight": self.embedding_cosine_weight,
+            "embedding_contrastive_weight": self.embedding_contrastive_weight,
+            "embedding_loss_weight": self.embedding_loss_weight,
+        }
+        if any(value < 0 for value in weights.values()):
+            raise ValueError(f"The embedding loss weights must be >= 0, got {weights}.")
+        if self.embedding_dim is not None and self.embedding_cosine_weight == self.embedding_contrastive_weight == 0:
+            raise ValueError(
+                "`embedding_cosine_weight` and `embedding_contrastive_weight` are both 0: no embedding loss."
+            )
+        if self.embedding_temperature <= 0:
+            raise ValueError(f"`embedding_temperature` must be > 0, got {self.embedding_temperature}.")
+
+    @property
+    def embedding_layer_index(self) -> int:
+        """Index in `hidden_states` of the block that feeds the embedding head."""
+        return self.layer_name_to_index.get(self.embedding_layer, self.num_blocks - 1)
 
     @property
     def num_blocks(self) -> int:

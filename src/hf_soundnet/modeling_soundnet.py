@@ -21,7 +21,8 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput, add_start_docstrings_to_model_forward
 
 from .configuration_soundnet import SoundNetConfig
-from .losses import distillation_loss
+from .embedding_head import SoundNetAudioEmbeddingMixin, SoundNetEmbeddingHead
+from .losses import distillation_loss, embedding_loss
 
 
 # Probabilities are clamped to [_PROB_EPS, 1 - _PROB_EPS] before the logit transform (float32 resolution near 1).
@@ -83,8 +84,9 @@ class SoundNetIntermediatesOutput(ModelOutput):
 class SoundNetForPreTrainingOutput(ModelOutput):
     """
     Args:
-        loss (`torch.FloatTensor` of shape `()`, *optional*, returned when teacher distributions are given):
-            `distillation_lambda` times the mean over both heads of the per-step KL(teacher || student).
+        loss (`torch.FloatTensor` of shape `()`, *optional*, returned when teacher distributions or embeddings are given):
+            `distillation_lambda` times the mean over both heads of the per-step KL(teacher || student), plus
+            `embedding_loss_weight` times `embedding_loss` when teacher embeddings are given.
         object_logits (`torch.FloatTensor` of shape `(batch_size, num_steps, num_object_classes)`):
             conv8 object logits, one row per head step (one step every `config.head_hop` samples).
         scene_logits (`torch.FloatTensor` of shape `(batch_size, num_steps, num_scene_classes)`):
@@ -98,6 +100,17 @@ class SoundNetForPreTrainingOutput(ModelOutput):
             `attention_mask`.
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             As in [`SoundNetModelOutput`].
+        audio_embeds (`torch.FloatTensor` of shape `(batch_size, embedding_steps, embedding_dim)`, *optional*):
+            The embedding head's L2-normalised embeddings, one per conv8-like step (with `config.embedding_dim`).
+        embedding_step_mask (`torch.LongTensor` of shape `(batch_size, embedding_steps)`, *optional*):
+            Valid steps of `audio_embeds`, returned with an `attention_mask`.
+        embedding_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            `embedding_cosine_weight * embedding_cosine_loss + embedding_contrastive_weight *
+            embedding_contrastive_loss` (see `losses.embedding_loss`), before `embedding_loss_weight`.
+        embedding_cosine_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            Mean `1 - cos` between the student's steps and the teacher's image embeddings.
+        embedding_contrastive_loss (`torch.FloatTensor` of shape `()`, *optional*):
+            Symmetric InfoNCE across the clips of the batch.
     """
 
     loss: torch.FloatTensor | None = None
@@ -107,6 +120,11 @@ class SoundNetForPreTrainingOutput(ModelOutput):
     scene_loss: torch.FloatTensor | None = None
     step_mask: torch.LongTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    audio_embeds: torch.FloatTensor | None = None
+    embedding_step_mask: torch.LongTensor | None = None
+    embedding_loss: torch.FloatTensor | None = None
+    embedding_cosine_loss: torch.FloatTensor | None = None
+    embedding_contrastive_loss: torch.FloatTensor | None = None
 
 
 @dataclass
@@ -542,13 +560,19 @@ class SoundNetModel(SoundNetPreTrainedModel):
         )
 
 
-class SoundNetForPreTraining(SoundNetPreTrainedModel):
-    """SoundNet with the original conv8 object and scene heads, and the teacher-distillation loss."""
+class SoundNetForPreTraining(SoundNetAudioEmbeddingMixin, SoundNetPreTrainedModel):
+    """
+    SoundNet with the original conv8 object and scene heads, and the teacher-distillation loss; with
+    `config.embedding_dim` set, also an embedding head into an image-text teacher's space ([`SoundNetEmbeddingHead`],
+    `get_audio_features`, `get_audio_step_features`).
+    """
 
     def __init__(self, config: SoundNetConfig):
         super().__init__(config)
         self.soundnet = SoundNetModel(config)
         self._build_heads(config)
+        if config.embedding_dim is not None:
+            self.embedding_head = SoundNetEmbeddingHead(config)
         self.post_init()
 
     @add_start_docstrings_to_model_forward(SOUNDNET_INPUTS_DOCSTRING)
@@ -559,6 +583,7 @@ class SoundNetForPreTraining(SoundNetPreTrainedModel):
         teacher_object_probs: torch.Tensor | None = None,
         teacher_scene_probs: torch.Tensor | None = None,
         teacher_step_mask: torch.Tensor | None = None,
+        teacher_embeddings: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         **kwargs,
@@ -571,10 +596,24 @@ class SoundNetForPreTraining(SoundNetPreTrainedModel):
             The scene teacher's distribution per step.
         teacher_step_mask (`torch.BoolTensor` of shape `(batch_size, teacher_steps)`, *optional*):
             Valid teacher steps (all by default).
+        teacher_embeddings (`torch.FloatTensor` of shape `(batch_size, teacher_steps, embedding_dim)`, *optional*):
+            An image-text teacher's image embedding per step; turns on the embedding loss (needs
+            `config.embedding_dim`). Student steps are aligned to teacher steps as for the heads.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        head = getattr(self, "embedding_head", None)
+        if teacher_embeddings is not None and head is None:
+            raise ValueError(
+                "`teacher_embeddings` given but the model has no embedding head: set `embedding_dim` in its config."
+            )
         outputs = self.soundnet(
-            input_values, attention_mask=attention_mask, output_hidden_states=output_hidden_states, return_dict=True
+            input_values,
+            attention_mask=attention_mask,
+            output_hidden_states=output_hidden_states or head is not None,
+            return_dict=True,
         )
         object_logits, scene_logits, step_lengths = self.forward_head(
             outputs.last_hidden_state, outputs.output_lengths
@@ -594,6 +633,26 @@ class SoundNetForPreTraining(SoundNetPreTrainedModel):
             scene_loss = head_losses[-1] if teacher_scene_probs is not None else None
             loss = self.config.distillation_lambda * torch.stack(head_losses).mean()
 
+        audio_embeds = embedding_step_mask = embed_loss = cosine_loss = contrastive_loss = None
+        if head is not None:
+            audio_embeds, embedding_lengths = self.embedding_steps(input_values, attention_mask, outputs.hidden_states)
+            if embedding_lengths is not None:
+                steps = torch.arange(audio_embeds.shape[1], device=audio_embeds.device)
+                embedding_step_mask = (steps[None] < embedding_lengths[:, None]).long()
+            if teacher_embeddings is not None:
+                config = self.config
+                embed_loss, cosine_loss, contrastive_loss = embedding_loss(
+                    audio_embeds,
+                    teacher_embeddings,
+                    embedding_step_mask,
+                    teacher_step_mask,
+                    cosine_weight=config.embedding_cosine_weight,
+                    contrastive_weight=config.embedding_contrastive_weight,
+                    temperature=config.embedding_temperature,
+                )
+                weighted = config.embedding_loss_weight * embed_loss
+                loss = weighted if loss is None else loss + weighted
+
         output = SoundNetForPreTrainingOutput(
             loss=loss,
             object_logits=object_logits,
@@ -601,7 +660,12 @@ class SoundNetForPreTraining(SoundNetPreTrainedModel):
             object_loss=object_loss,
             scene_loss=scene_loss,
             step_mask=step_mask,
-            hidden_states=outputs.hidden_states,
+            hidden_states=outputs.hidden_states if output_hidden_states else None,
+            audio_embeds=audio_embeds,
+            embedding_step_mask=embedding_step_mask,
+            embedding_loss=embed_loss,
+            embedding_cosine_loss=cosine_loss if self.config.embedding_cosine_weight else None,
+            embedding_contrastive_loss=contrastive_loss if self.config.embedding_contrastive_weight else None,
         )
         return output if return_dict else output.to_tuple()
 

@@ -19,7 +19,8 @@ One record (row) per video:
 | `duration` | float32 | seconds of audio stored |
 | `num_steps` | int32 | teacher steps `T` (one per `step_seconds`; 1 for a clip shorter than one step) |
 | `audio` | binary | the audio, encoded (`audio_format`, FLAC by default), mono, `sampling_rate` Hz |
-| `teacher_{name}` | Array2D `(T, num_classes)` float32 | one teacher's softmax per step, one column per teacher |
+| `teacher_{name}` | Array2D `(T, num_classes)` float32 | a classifier teacher's softmax per step, one column per teacher |
+| `teacher_{name}` | Array2D `(T, dim)` float16 | an embedding teacher's L2-normalised image embedding per step |
 
 Audio is stored as raw encoded bytes rather than `datasets.Audio` on purpose: `datasets` decodes `Audio` inside its
 iterator, where a corrupt record raises and ends the stream; bytes are decoded by the reader
@@ -59,18 +60,56 @@ class CorruptShardError(CorpusError):
     """A Parquet shard that cannot be read (truncated, not Parquet, damaged pages); the message names the file."""
 
 
+# Kinds of teacher (`TeacherInfo.kind`): an image classifier's softmax, a zero-shot classifier made from an image-text
+# model and a label list (also a softmax), or an image-text model's L2-normalised image embedding.
+TEACHER_KINDS = ("classifier", "zero_shot", "embedding")
+
+
 @dataclass
 class TeacherInfo:
-    """One image teacher: its column is `teacher_{name}`, its distributions have `num_classes` entries."""
+    """
+    One image teacher: its column is `teacher_{name}`, with `num_classes` entries per step.
+
+    Args:
+        name: the teacher's name in the corpus.
+        model: Hub id or folder of the teacher model.
+        num_classes: entries per step: classes of a distribution, or the dimension of an embedding.
+        labels: class names in id order (empty for an embedding).
+        kind: `"classifier"` (an image classifier's softmax, the original's teachers), `"zero_shot"` (softmax over
+            text prompts of an image-text model, one per label) or `"embedding"` (an image-text model's image
+            embedding, L2-normalised, stored as float16). Corpora written before the field existed are classifiers.
+        prompt: the prompt template of a `"zero_shot"` teacher (`"a photo of a {label}."`).
+    """
 
     name: str
     model: str
     num_classes: int
     labels: list[str] = field(default_factory=list)
+    kind: str = "classifier"
+    prompt: str | None = None
+
+    def __post_init__(self):
+        if self.kind not in TEACHER_KINDS:
+            raise CorpusError(f"Teacher {self.name!r}: unknown kind {self.kind!r}; one of {TEACHER_KINDS}.")
 
     @property
     def column(self) -> str:
         return f"{TEACHER_COLUMN_PREFIX}{self.name}"
+
+    @property
+    def is_embedding(self) -> bool:
+        """Whether the column holds embeddings (not distributions)."""
+        return self.kind == "embedding"
+
+    @property
+    def dim(self) -> int:
+        """Entries per step (the embedding dimension of an embedding teacher)."""
+        return self.num_classes
+
+    @property
+    def dtype(self) -> str:
+        """Storage type of the column: float16 for embeddings (unit vectors, 3-4 significant digits), else float32."""
+        return "float16" if self.is_embedding else "float32"
 
 
 @dataclass
@@ -118,7 +157,7 @@ class CorpusInfo:
             "audio": datasets.Value("binary"),
         }
         for teacher in self.teachers:
-            columns[teacher.column] = datasets.Array2D((None, teacher.num_classes), "float32")
+            columns[teacher.column] = datasets.Array2D((None, teacher.num_classes), teacher.dtype)
         return datasets.Features(columns)
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,9 +170,21 @@ class CorpusInfo:
         return cls(**values)
 
     def settings(self) -> dict[str, Any]:
-        """Everything but the label lists: what must agree between a resumed build and the corpus on disk."""
+        """
+        Everything but the label lists of classifiers (the model fixes them): what must agree between a resumed build
+        and the corpus on disk. A zero-shot teacher keeps its labels (the user chose them); fields left at their
+        defaults since the format's first version (`kind`, `prompt`) are left out, so older corpora resume.
+        """
         values = self.to_dict()
-        values["teachers"] = [{k: v for k, v in t.items() if k != "labels"} for t in values["teachers"]]
+        teachers = []
+        for teacher in values["teachers"]:
+            keep = {k: v for k, v in teacher.items() if k not in ("labels", "kind", "prompt")}
+            if teacher["kind"] != "classifier":
+                keep["kind"] = teacher["kind"]
+            if teacher["kind"] == "zero_shot":
+                keep["labels"], keep["prompt"] = teacher["labels"], teacher["prompt"]
+            teachers.append(keep)
+        values["teachers"] = teachers
         return values
 
 
@@ -356,7 +407,7 @@ def load_streaming_corpus(
 
 
 def teacher_array(record: dict[str, Any], teacher: TeacherInfo) -> np.ndarray:
-    """A record's distributions for one teacher as float32 `(num_steps, num_classes)`."""
+    """A record's distributions (or embeddings) for one teacher as float32 `(num_steps, num_classes)`."""
     return np.asarray(record[teacher.column], dtype=np.float32).reshape(-1, teacher.num_classes)
 
 
@@ -366,6 +417,7 @@ __all__ = [
     "CorpusInfo",
     "CorruptShardError",
     "check_readable_shards",
+    "TEACHER_KINDS",
     "TeacherInfo",
     "find_corrupt_shards",
     "is_corrupt_shard_marker",

@@ -1,4 +1,5 @@
-"""Videos -> corpus records: the audio at the model's rate (encoded) and each image teacher's distribution per step.
+"""Videos -> corpus records: the audio at the model's rate (encoded) and each image teacher's distribution (or, for an
+image-text embedding teacher, its L2-normalised image embedding) per step.
 
 `CorpusBuilder` is what one process of `examples/build_corpus.py` runs: it takes its part of the pending videos,
 writes its own shards (`data/shard-r{rank}-{index}.parquet`), records the videos it could not read in
@@ -30,7 +31,6 @@ from .corpus import (
     FAILURES_DIR,
     CorpusError,
     CorpusInfo,
-    TeacherInfo,
     find_corrupt_shards,
     key_to_shard,
     load_corpus_info,
@@ -79,7 +79,7 @@ def corpus_info_for_build(
         `CorpusError`: `corpus_dir` holds a corpus started with other settings or teachers (the message shows both).
     """
     info = CorpusInfo(
-        teachers=[TeacherInfo(t.name, t.model_id, t.num_classes, t.labels) for t in teachers],
+        teachers=[t.teacher_info() for t in teachers],
         sampling_rate=sampling_rate,
         step_seconds=step_seconds,
         audio_format=audio_format,
@@ -128,7 +128,8 @@ def build_record(
         path: the video file.
         key: the record's key (its path relative to the videos folder).
         info: the corpus settings (rate, step, codec, channel mode).
-        teachers: the image teachers, in the order of `info.teachers`.
+        teachers: the teachers, in the order of `info.teachers` (`ImageTeacher`, or the image-text teachers of
+            `image_text_teachers`: any callable `frames -> (num_frames, width)` array with a `teacher_info()`).
         frames_per_batch: frames decoded and classified at once (bounds memory on long videos).
         device: where frames are decoded.
 
@@ -156,7 +157,7 @@ def build_record(
         "audio": encode_audio(waveform, info.sampling_rate, info.audio_format),
     }
     for teacher_info, parts in zip(info.teachers, distributions):
-        record[teacher_info.column] = np.concatenate(parts).astype(np.float32)
+        record[teacher_info.column] = np.concatenate(parts).astype(teacher_info.dtype)  # float16 for embeddings
     return record
 
 

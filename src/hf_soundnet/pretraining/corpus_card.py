@@ -9,6 +9,14 @@ import yaml
 from .corpus import CORPUS_INFO_FILE, DATA_DIR, CorpusInfo, list_shards, read_column
 
 
+# How the card names each kind of teacher (`TeacherInfo.kind`).
+TEACHER_KIND_WORDS = {
+    "classifier": "image classifier (softmax)",
+    "zero_shot": "zero-shot classifier (softmax over prompts)",
+    "embedding": "image embedding (L2-normalised)",
+}
+
+
 def corpus_statistics(corpus_dir: str | os.PathLike) -> dict[str, float]:
     """Shards, records and hours of audio of a corpus, read from the `duration` column only."""
     shards = list_shards(corpus_dir)
@@ -26,8 +34,17 @@ def dataset_card(info: CorpusInfo, statistics: dict[str, float]) -> str:
         "soundnet_corpus": info.settings(),
     }
     teacher_rows = "\n".join(
-        f"| `{t.column}` | `{t.model}` | {t.num_classes} | Array2D `(num_steps, {t.num_classes})` float32 |"
+        f"| `{t.column}` | `{t.model}` | {TEACHER_KIND_WORDS[t.kind]} | "
+        f"{f'dimension {t.dim}' if t.is_embedding else f'{t.num_classes} classes'} | "
+        f"Array2D `(num_steps, {t.num_classes})` {t.dtype} |"
         for t in info.teachers
+    )
+    prompts = "".join(
+        f"\n- Zero-shot teacher `{t.name}`: prompt `{t.prompt}` per label; its distribution is "
+        "`softmax(exp(logit_scale) * cos(image embedding, prompt embedding))` (see "
+        "`hf_soundnet.pretraining.image_text_teachers`)."
+        for t in info.teachers
+        if t.kind == "zero_shot"
     )
     return f"""---
 {yaml.safe_dump(front_matter, sort_keys=False).strip()}
@@ -53,10 +70,11 @@ corpus = load_dataset("path/to/this/folder", split="train", streaming=True)
 | `num_steps` | int32 | teacher steps `T`: `floor(duration / {info.step_seconds:g})`, at least 1 |
 | `audio` | binary | {info.audio_format.upper()} bytes, mono ({info.channel_mode} channel of the video), {info.sampling_rate} Hz |
 
-Teachers (one column each, the softmax of an image classifier per step):
+Teachers (one column each, one row per step: the softmax of an image classifier, the zero-shot softmax of an image-text
+model over text prompts, or an image-text model's L2-normalised image embedding):
 
-| column | model | classes | type |
-|---|---|---|---|
+| column | model | kind | width | type |
+|---|---|---|---|---|
 {teacher_rows}
 
 ## Settings
@@ -67,7 +85,7 @@ Teachers (one column each, the softmax of an image classifier per step):
 - Audio bytes are decoded with `hf_soundnet.load_audio(record["audio"], sampling_rate={info.sampling_rate})`
   (torchcodec); they are stored as bytes, not `datasets.Audio`, so that a reader can skip a corrupt record.
 - Label lists of the teachers: `{CORPUS_INFO_FILE}` (`teachers[i].labels`, index = class id).
-- Videos that could not be read are listed with the reason in `failures/`.
+- Videos that could not be read are listed with the reason in `failures/`.{prompts}
 """
 
 
@@ -78,4 +96,4 @@ def write_dataset_card(corpus_dir: str | os.PathLike, info: CorpusInfo) -> Path:
     return path
 
 
-__all__ = ["corpus_statistics", "dataset_card", "write_dataset_card"]
+__all__ = ["TEACHER_KIND_WORDS", "corpus_statistics", "dataset_card", "write_dataset_card"]

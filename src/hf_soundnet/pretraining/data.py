@@ -34,8 +34,9 @@ from .corpus import (
 
 logger = logging.getLogger(__name__)
 
-# Model inputs fed by the two teachers, in the order of SoundNet's heads.
-HEAD_INPUTS = {"object": "teacher_object_probs", "scene": "teacher_scene_probs"}
+# Model inputs fed by the teachers, in the order of SoundNet's heads: the two KL heads (distributions) and the
+# embedding head (an image-text teacher's embeddings).
+HEAD_INPUTS = {"object": "teacher_object_probs", "scene": "teacher_scene_probs", "embedding": "teacher_embeddings"}
 
 
 class CorruptRecordError(SoundNetError, ValueError):
@@ -99,8 +100,8 @@ class PretrainingExampleDecoder:
     Args:
         info: the corpus settings.
         crop_steps: teacher steps per crop.
-        head_teachers: `{"object": name, "scene": name}`, the corpus teachers of each student head (a head may be
-            left out).
+        head_teachers: `{"object": name, "scene": name, "embedding": name}`, the corpus teachers of each student head
+            (a head may be left out); the embedding head takes an embedding teacher, the others distributions.
         input_scale: multiplier of the [-1, 1] waveform (`SoundNetFeatureExtractor.input_scale`, 256).
         strict: raise `CorruptRecordError` on a bad record instead of skipping it.
     """
@@ -119,6 +120,12 @@ class PretrainingExampleDecoder:
         self.info = info
         self.crop_steps = crop_steps
         self.heads = {head: info.teacher(name) for head, name in head_teachers.items()}
+        for head, teacher in self.heads.items():
+            if teacher.is_embedding != (head == "embedding"):
+                raise CorpusError(
+                    f"The {head} head needs {'an embedding' if head == 'embedding' else 'a distribution'} teacher; "
+                    f"the corpus teacher {teacher.name!r} is a {teacher.kind} teacher."
+                )
         self.input_scale = input_scale
         self.strict = strict
         self.pending_corrupt = 0
@@ -135,9 +142,11 @@ class PretrainingExampleDecoder:
         num_steps = {t.shape[0] for t in teachers}
         if len(num_steps) != 1 or 0 in num_steps:
             raise CorruptRecordError(f"record {key}: teacher arrays have {sorted(num_steps)} steps.")
-        for (head, teacher), probs in zip(self.heads.items(), teachers):
-            if not np.isfinite(probs).all() or (probs < 0).any():
-                raise CorruptRecordError(f"record {key}: teacher {teacher.name!r} holds NaN, Inf or negative values.")
+        for teacher, values in zip(self.heads.values(), teachers):
+            if not np.isfinite(values).all():
+                raise CorruptRecordError(f"record {key}: teacher {teacher.name!r} holds NaN or Inf values.")
+            if not teacher.is_embedding and (values < 0).any():
+                raise CorruptRecordError(f"record {key}: teacher {teacher.name!r} holds negative probabilities.")
         waveform, teachers = crop_record(audio[0], teachers, self.info.step_samples, self.crop_steps)
         example = {"key": key, "input_values": (waveform * np.float32(self.input_scale)).astype(np.float32)}
         for head, probs in zip(self.heads, teachers):
@@ -184,7 +193,7 @@ def pretraining_dataset(
         corpus_dir: a corpus folder (see `hf_soundnet.pretraining.corpus`).
         crop_seconds: crop length, a whole number of teacher steps (20 s).
         head_teachers: corpus teacher of each student head; defaults to `objects`/`scenes` when the corpus has them,
-            else its first (and second) teacher.
+            else its first (and second) distribution teacher, and its first embedding teacher for the embedding head.
         shuffle_buffer_size: records in `datasets`' streaming shuffle buffer (the shard order is shuffled too).
         seed: shuffle seed.
         input_scale: multiplier of the waveform (256).
@@ -192,7 +201,8 @@ def pretraining_dataset(
 
     Returns:
         `datasets.IterableDataset` of examples with `input_values` `(crop_samples,)`, `teacher_object_probs`
-        `(crop_steps, C_obj)`, `teacher_scene_probs` `(crop_steps, C_scene)`, `key`, `num_corrupt` and
+        `(crop_steps, C_obj)`, `teacher_scene_probs` `(crop_steps, C_scene)`, `teacher_embeddings` `(crop_steps, dim)`
+        (the heads that have a teacher), `key`, `num_corrupt` and
         `num_corrupt_shards` (records and shards skipped since the previous example), with one shard per Parquet
         file (split between processes and DataLoader workers by whole shards).
     """
@@ -208,13 +218,21 @@ def pretraining_dataset(
 
 
 def default_head_teachers(info: CorpusInfo) -> dict[str, str]:
-    """`objects` -> object head and `scenes` -> scene head when present, else the first two teachers in order."""
-    names = [t.name for t in info.teachers]
-    if not names:
+    """
+    `objects` -> object head and `scenes` -> scene head when present, else the first two distribution teachers
+    (classifiers and zero-shot classifiers) in order; and the first embedding teacher -> embedding head.
+    """
+    names = [t.name for t in info.teachers if not t.is_embedding]
+    embeddings = [t.name for t in info.teachers if t.is_embedding]
+    if not names and not embeddings:
         raise CorpusError("The corpus has no teacher; build it with at least one --teachers MODEL.")
     if "objects" in names or "scenes" in names:
-        return {head: name for head, name in (("object", "objects"), ("scene", "scenes")) if name in names}
-    return dict(zip(("object", "scene"), names))
+        heads = {head: name for head, name in (("object", "objects"), ("scene", "scenes")) if name in names}
+    else:
+        heads = dict(zip(("object", "scene"), names))
+    if embeddings:
+        heads["embedding"] = embeddings[0]
+    return heads
 
 
 class SoundNetPretrainingCollator:
@@ -223,7 +241,7 @@ class SoundNetPretrainingCollator:
 
     Returns:
         `dict` with `input_values` `(batch_size, crop_samples)`, the teacher inputs `(batch_size, crop_steps,
-        num_classes)`, `keys` (list of the records' keys), `num_corrupt` and `num_corrupt_shards` (records and
+        num_classes)` (embeddings: `(batch_size, crop_steps, dim)` float32), `keys` (list of the records' keys), `num_corrupt` and `num_corrupt_shards` (records and
         unreadable shards skipped before these, `()` each).
     """
 

@@ -1,5 +1,6 @@
 """Image teachers: any `AutoModelForImageClassification` (an ImageNet or a Places365 model from the Hub, or a local
-folder) turned into a softmax distribution per video frame."""
+folder) turned into a softmax distribution per video frame; and [`load_teachers`], which also loads the image-text
+teachers of `image_text_teachers` (embeddings, zero-shot classifiers)."""
 
 import os
 
@@ -7,6 +8,7 @@ import numpy as np
 import torch
 
 from ..errors import SoundNetError
+from .corpus import TeacherInfo
 
 
 # Default teacher names by position on the command line: SoundNet's two heads, then generic names.
@@ -17,15 +19,18 @@ class TeacherLoadError(SoundNetError, ValueError):
     """A teacher that could not be loaded; the message names the model and says what to do."""
 
 
-def parse_teacher_spec(spec: str, position: int) -> tuple[str, str]:
+def parse_teacher_spec(
+    spec: str, position: int, default_names: tuple[str, ...] = DEFAULT_TEACHER_NAMES, prefix: str = "teacher"
+) -> tuple[str, str]:
     """
     `"NAME=MODEL"` or `"MODEL"` -> `(name, model)`. Without a name the first teacher is `objects`, the second
-    `scenes` (SoundNet's object and scene heads), and later ones `teacher{position}`.
+    `scenes` (SoundNet's object and scene heads), and later ones `teacher{position}` (`default_names` and `prefix`
+    give other defaults).
     """
     name, sep, model = spec.partition("=")
     if sep and name and "/" not in name and not os.path.exists(spec):
         return name, model
-    default = DEFAULT_TEACHER_NAMES[position] if position < len(DEFAULT_TEACHER_NAMES) else f"teacher{position}"
+    default = default_names[position] if position < len(default_names) else f"{prefix}{position}"
     return default, spec
 
 
@@ -39,6 +44,8 @@ class ImageTeacher:
         model: an `AutoModelForImageClassification` instance.
         processor: its `AutoImageProcessor`.
     """
+
+    kind = "classifier"
 
     def __init__(self, name: str, model_id: str, model, processor):
         self.name = name
@@ -73,6 +80,10 @@ class ImageTeacher:
     def num_classes(self) -> int:
         return int(self.model.config.num_labels)
 
+    def teacher_info(self) -> TeacherInfo:
+        """The corpus card's entry for this teacher."""
+        return TeacherInfo(self.name, self.model_id, self.num_classes, self.labels)
+
     @torch.no_grad()
     def __call__(self, frames: torch.Tensor) -> np.ndarray:
         """
@@ -88,19 +99,53 @@ class ImageTeacher:
         return logits.float().softmax(-1).cpu().numpy()
 
 
-def load_teachers(specs: list[str], device: torch.device | str = "cpu") -> list[ImageTeacher]:
+def load_teachers(
+    specs: list[str],
+    device: torch.device | str = "cpu",
+    embedding_specs: list[str] | None = None,
+    zero_shot_specs: list[str] | None = None,
+    zero_shot_labels: list[str] | None = None,
+    zero_shot_prompt: str | None = None,
+) -> list:
     """
-    The image teachers of `--teachers`: each spec `NAME=MODEL` or `MODEL` ([`parse_teacher_spec`]) loaded on
-    `device`, in order.
+    The teachers of a corpus build, loaded on `device`, in order: the image classifiers of `--teachers` (each spec
+    `NAME=MODEL` or `MODEL`, [`parse_teacher_spec`]), then the image-text embedding teachers of `embedding_specs`
+    (unnamed: `embedding`, `embedding1`, ...), then the zero-shot classifiers of `zero_shot_specs` (unnamed:
+    `zero_shot`, `zero_shot1`, ...) over `zero_shot_labels` with the prompt `zero_shot_prompt` (see
+    `image_text_teachers`).
 
     Raises:
-        `TeacherLoadError`: two teachers have the same name, or a model does not load as an image classifier.
+        `TeacherLoadError`: no teacher, two teachers with the same name, zero-shot teachers without labels, or a
+            model that does not load as its kind of teacher.
     """
-    named = [parse_teacher_spec(spec, i) for i, spec in enumerate(specs)]
-    names = [name for name, _ in named]
+    from .image_text_teachers import DEFAULT_PROMPT, ImageEmbeddingTeacher, ZeroShotImageTeacher
+
+    named = [("classifier", *parse_teacher_spec(spec, i)) for i, spec in enumerate(specs)]
+    named += [
+        ("embedding", *parse_teacher_spec(spec, i, ("embedding",), "embedding"))
+        for i, spec in enumerate(embedding_specs or [])
+    ]
+    named += [
+        ("zero_shot", *parse_teacher_spec(spec, i, ("zero_shot",), "zero_shot"))
+        for i, spec in enumerate(zero_shot_specs or [])
+    ]
+    if not named:
+        raise TeacherLoadError("No teacher: give --teachers, --embedding_teachers or --zero_shot_teachers.")
+    names = [name for _, name, _ in named]
     if len(set(names)) != len(names):
         raise TeacherLoadError(f"Teacher names must be unique, got {names}; name them with NAME=MODEL.")
-    return [ImageTeacher.from_pretrained(model, name, device=device) for name, model in named]
+    if zero_shot_specs and not zero_shot_labels:
+        raise TeacherLoadError("--zero_shot_teachers needs --zero_shot_labels (labels, or a file of one per line).")
+    teachers = []
+    for kind, name, model in named:
+        if kind == "classifier":
+            teachers.append(ImageTeacher.from_pretrained(model, name, device=device))
+        elif kind == "embedding":
+            teachers.append(ImageEmbeddingTeacher.from_pretrained(model, name, device=device))
+        else:
+            prompt = zero_shot_prompt or DEFAULT_PROMPT
+            teachers.append(ZeroShotImageTeacher.from_pretrained(model, name, zero_shot_labels, prompt, device=device))
+    return teachers
 
 
 __all__ = ["DEFAULT_TEACHER_NAMES", "ImageTeacher", "TeacherLoadError", "load_teachers", "parse_teacher_spec"]

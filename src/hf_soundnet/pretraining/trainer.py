@@ -2,8 +2,10 @@
 
 The loss is the model's own (`SoundNetForPreTraining`): per head, KL(teacher || student) per teacher step with the
 student's steps aligned in time to the teacher's (`losses.align_student_steps`), averaged over steps, heads averaged,
-times `config.distillation_lambda` (250). The trainer adds what the Trainer does not log by itself: each head's loss,
-data throughput and the corrupt records and unreadable shards skipped, summed over all processes.
+times `config.distillation_lambda` (250); plus, with an embedding head and an embedding teacher,
+`config.embedding_loss_weight` times the embedding loss (`losses.embedding_loss`: cosine regression and InfoNCE).
+The trainer adds what the Trainer does not log by itself: each head's loss (and the embedding loss's parts), data
+throughput and the corrupt records and unreadable shards skipped, summed over all processes.
 """
 
 import json
@@ -83,14 +85,26 @@ def use_clean_worker_processes(training_args: TrainingArguments) -> TrainingArgu
     return training_args
 
 
+# The loss parts of `SoundNetForPreTrainingOutput` logged (mean since the last log) when the batch trains them.
+LOGGED_LOSSES = (
+    "object_loss",
+    "scene_loss",
+    "embedding_loss",
+    "embedding_cosine_loss",
+    "embedding_contrastive_loss",
+)
+
+
 class SoundNetDistillationTrainer(Trainer):
     """
     A `Trainer` for [`SoundNetForPreTraining`] on batches of [`SoundNetPretrainingCollator`].
 
     Batches hold `input_values` `(batch, samples)`, `teacher_object_probs` `(batch, steps, C_obj)`,
-    `teacher_scene_probs` `(batch, steps, C_scene)` and the bookkeeping fields `keys`, `num_corrupt` and
-    `num_corrupt_shards`, which `compute_loss` takes out before the forward. Every training log gains `object_loss`,
-    `scene_loss` (unscaled mean KL of each head since the last log), `samples_per_second`,
+    `teacher_scene_probs` `(batch, steps, C_scene)`, `teacher_embeddings` `(batch, steps, dim)` (the heads trained)
+    and the bookkeeping fields `keys`, `num_corrupt` and `num_corrupt_shards`, which `compute_loss` takes out before
+    the forward. Every training log gains `object_loss`, `scene_loss` (unscaled mean KL of each head since the last
+    log), with an embedding teacher `embedding_loss`, `embedding_cosine_loss` and `embedding_contrastive_loss`
+    (unweighted means since the last log, see `losses.embedding_loss`), `samples_per_second`,
     `audio_seconds_per_second`, `corrupt_records` and `corrupt_shards` (totals so far, counted each time the stream
     reaches them), reduced over all processes.
 
@@ -111,8 +125,8 @@ class SoundNetDistillationTrainer(Trainer):
         self.corrupt_shards = 0
         self.records_seen = 0
         self._heads_trained: set[str] = set()
-        # Since the last log: object loss sum, scene loss sum, batches, samples, audio samples (kept on the device).
-        self._window = torch.zeros(5, dtype=torch.float64)
+        # Since the last log: the sums of LOGGED_LOSSES, then batches, samples, audio samples (kept on the device).
+        self._window = torch.zeros(len(LOGGED_LOSSES) + 3, dtype=torch.float64)
         self._window_start = time.perf_counter()
 
     def compute_loss(
@@ -135,16 +149,12 @@ class SoundNetDistillationTrainer(Trainer):
                 self.read_keys.extend(keys)
             input_values = inputs["input_values"]
             self.records_seen += input_values.shape[0]
-            self._heads_trained.update(
-                head
-                for head, loss in (("object", outputs.object_loss), ("scene", outputs.scene_loss))
-                if loss is not None
-            )
+            losses = [getattr(outputs, name, None) for name in LOGGED_LOSSES]
+            self._heads_trained.update(name for name, loss in zip(LOGGED_LOSSES, losses) if loss is not None)
             zero = input_values.new_zeros(())
             step = torch.stack(
                 [
-                    outputs.object_loss.detach() if outputs.object_loss is not None else zero,
-                    outputs.scene_loss.detach() if outputs.scene_loss is not None else zero,
+                    *(loss.detach() if loss is not None else zero for loss in losses),
                     zero + 1,
                     zero + input_values.shape[0],
                     zero + input_values.numel(),
@@ -160,12 +170,12 @@ class SoundNetDistillationTrainer(Trainer):
                 [float(self.corrupt_records), float(self.corrupt_shards)], dtype=torch.float64, device=device
             )
             window = self.accelerator.reduce(torch.cat([self._window.to(device), corrupt]), reduction="sum").cpu()
-            object_sum, scene_sum, batches, samples, audio_samples, corrupt, corrupt_shards = window.tolist()
+            *loss_sums, batches, samples, audio_samples, corrupt, corrupt_shards = window.tolist()
             elapsed = max(time.perf_counter() - self._window_start, 1e-9)
             if batches:
-                for head, total in (("object", object_sum), ("scene", scene_sum)):
-                    if head in self._heads_trained:
-                        logs[f"{head}_loss"] = total / batches
+                for name, total in zip(LOGGED_LOSSES, loss_sums):
+                    if name in self._heads_trained:
+                        logs[name] = total / batches
                 logs["samples_per_second"] = samples / elapsed
                 logs["audio_seconds_per_second"] = audio_samples / self.model.config.sampling_rate / elapsed
             logs["corrupt_records"] = int(corrupt)
@@ -354,6 +364,7 @@ def set_aside_checkpoint(folder: str | os.PathLike) -> Path:
 
 
 __all__ = [
+    "LOGGED_LOSSES",
     "PAPER_TRAINING_DEFAULTS",
     "ResumeError",
     "SoundNetDistillationTrainer",
