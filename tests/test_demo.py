@@ -3,6 +3,7 @@
 page takes an uploaded recording and shows `railroad_track` for the railroad recording."""
 
 import os
+import runpy
 import socket
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _helpers_browser import open_page, save_screenshot
+from _helpers_browser import FAKE_MICROPHONE_ARGS, open_page, save_screenshot
 from conftest import REPO_ROOT, released_style_tiny_config
 
 from hf_soundnet import SoundNetFeatureExtractor, SoundNetForAudioClassification
@@ -170,6 +171,19 @@ def test_cli_refuses_a_checkpoint_without_heads(tmp_path, capsys):
     assert "no object/scene heads" in capsys.readouterr().err
 
 
+def test_space_app_serves_a_local_folder(tiny_checkpoint, monkeypatch):
+    # What the Space runs, imported as the Space's runner does (not as __main__, so nothing is served): it builds the
+    # page for the folder named on its command line, else for $SOUNDNET_MODEL.
+    import gradio
+
+    monkeypatch.setattr(sys, "argv", ["app.py", str(tiny_checkpoint)])
+    space = runpy.run_path(str(SPACE / "app.py"), run_name="space_app")
+    assert isinstance(space["demo"], gradio.Blocks)
+    monkeypatch.setenv("SOUNDNET_MODEL", "user/soundnet8")
+    assert space["checkpoint_name"]([]) == "user/soundnet8"
+    assert space["checkpoint_name"](["other"]) == "other"
+
+
 def test_space_pins_are_the_tested_set():
     # The Space's gradio (sdk_version) and its pinned packages are those of requirements/constraints.txt.
     pins = dict(
@@ -209,11 +223,11 @@ def wait_until_served(process: subprocess.Popen, url: str, log: Path, timeout_s:
     pytest.fail(f"the demo did not answer at {url} within {timeout_s:.0f} s:\n{log.read_text()}")
 
 
-@pytest.fixture
-def served_demo(released_checkpoint, tmp_path):
+@pytest.fixture(scope="module")
+def served_demo(released_checkpoint, tmp_path_factory):
     """`soundnet demo` on the converted weights, on a free localhost port, in its own process; yields its URL."""
     port = free_port()
-    log = tmp_path / "demo.log"
+    log = tmp_path_factory.mktemp("served_demo") / "demo.log"
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
@@ -277,3 +291,29 @@ def test_demo_in_a_real_browser(served_demo, audio_dir, tmp_path):
     assert browser.page_errors == []
     assert browser.blocked == []  # the page asked nothing of the network (system fonts, no analytics)
     assert screenshot.is_file() and screenshot.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_demo_records_from_the_microphone(served_demo):
+    # Chromium's fake microphone (a beep, granted without asking): record, stop, classify; the recording reaches the
+    # model as Gradio saved it (audio.wav) and the page shows its result.
+    with open_page(timeout_s=180, extra_args=FAKE_MICROPHONE_ARGS) as browser:
+        page = browser.page
+        page.goto(served_demo)
+        page.wait_for_selector("#classify")
+        page.click("#audio button[aria-label='Record audio']")
+        page.get_by_role("button", name="Record", exact=True).click()
+        page.wait_for_timeout(3000)
+        page.locator("#audio button:visible", has_text="Stop").first.click()
+        page.wait_for_selector("#audio button[aria-label='Clear']")  # the recording is in the player
+        page.click("#classify")
+        page.wait_for_function(
+            "['s, ', 'Error'].some(word => document.querySelector('#status').innerText.includes(word))"
+        )
+        status = page.inner_text("#status")
+        table = page.inner_text("#steps")
+        print(save_screenshot(page, "demo_microphone"))
+    assert status.startswith("audio.wav: "), status
+    assert float(status.split(": ", 1)[1].split(" s,")[0]) > 1.0  # about 3 s were recorded
+    assert "top scene" in status and "2.97" in table  # at least one step row
+    assert browser.page_errors == [] and browser.blocked == []
