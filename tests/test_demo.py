@@ -160,6 +160,24 @@ def test_cli_help_and_usage_errors(tmp_path, capsys):
     assert main(["demo", "--share", "maybe"]) == 2
 
 
+@pytest.mark.slow
+def test_cli_port_in_use_is_a_usage_error(tiny_checkpoint):
+    # In its own process (a server that started would block): exit status 2, the message names the address.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "hf_soundnet.cli", "demo", "--model", str(tiny_checkpoint), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=demo_env(),
+        )
+    assert result.returncode == 2, result.stderr
+    assert f"cannot serve on 127.0.0.1:{port}" in result.stderr
+
+
 def test_cli_refuses_a_checkpoint_without_heads(tmp_path, capsys):
     from hf_soundnet import SoundNetConfig
 
@@ -202,6 +220,12 @@ def test_space_pins_are_the_tested_set():
     assert "ffmpeg" in (SPACE / "packages.txt").read_text().split()
 
 
+def demo_env() -> dict:
+    """The environment of a `soundnet demo` process: this checkout's sources first, offline."""
+    source_path = os.pathsep.join([str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "PYTHONPATH": source_path, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -228,12 +252,7 @@ def served_demo(released_checkpoint, tmp_path_factory):
     """`soundnet demo` on the converted weights, on a free localhost port, in its own process; yields its URL."""
     port = free_port()
     log = tmp_path_factory.mktemp("served_demo") / "demo.log"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
-        "HF_HUB_OFFLINE": "1",
-        "GRADIO_ANALYTICS_ENABLED": "False",
-    }
+    env = demo_env()
     command = [sys.executable, "-m", "hf_soundnet.cli", "demo", "--model", str(released_checkpoint)]
     with log.open("w") as output:
         process = subprocess.Popen(
