@@ -15,10 +15,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@command -v ffmpeg >/dev/null || { echo "Installing ffmpeg (Debian package)"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q ffmpeg; }
+	@command -v chromium >/dev/null || { echo "Installing chromium (Debian package; the demo's browser test)"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { echo "Installing python3-venv (Debian package)"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q python3-venv; }
 	@[ -x $(VENV)/bin/pip ] || $(PYTHON) -m venv --clear $(VENV)
-	$(PY) -m pip install -q -c requirements/constraints.txt -e ".[train,dev,export]"
+	$(PY) -m pip install -q -c requirements/constraints.txt -e ".[train,dev,export,demo]"
 	@touch $(STAMP)
 
 setup: $(STAMP)

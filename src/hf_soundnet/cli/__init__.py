@@ -17,13 +17,13 @@ import argparse
 import sys
 
 from .. import __version__
-from . import classify, convert, extract, push
+from . import classify, convert, demo, extract, push
 from .common import EXIT_FAILED_FILES, EXIT_OK, EXIT_PUSH_FAILED, EXIT_USAGE, UsageError
 from .options import parse_command_line, silenced
 
 
 # The subcommand table: name -> module with `add_arguments(parser)`, `run(args) -> int` and a docstring.
-COMMANDS = {"classify": classify, "extract": extract, "convert": convert, "push": push}
+COMMANDS = {"classify": classify, "extract": extract, "convert": convert, "push": push, "demo": demo}
 
 
 def build_parser() -> argparse.ArgumentParser:
