@@ -68,8 +68,8 @@ test-fast: $(STAMP)
 	HF_HUB_OFFLINE=1 SOUNDNET_SHARED=$(SHARED) $(PY) -m pytest -q -m "not slow"
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests conversion examples benchmarks
-	$(PY) -m ruff format --check src tests conversion examples benchmarks
+	$(PY) -m ruff check src tests conversion examples benchmarks spaces
+	$(PY) -m ruff format --check src tests conversion examples benchmarks spaces
 
 clean:
 	rm -rf $(VENV) $(CHECKPOINT) .pytest_cache
