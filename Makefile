@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { echo "Installing python3-venv (Debian package)"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q python3-venv; }
 	@[ -x $(VENV)/bin/pip ] || $(PYTHON) -m venv --clear $(VENV)
-	$(PY) -m pip install -q -c requirements/constraints.txt -e ".[train,dev,export]"
+	$(PY) -m pip install -q -c requirements/constraints.txt -e ".[train,dev,export,viz]"
 	@touch $(STAMP)
 
 setup: $(STAMP)
