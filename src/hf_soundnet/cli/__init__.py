@@ -1,5 +1,5 @@
 """The `soundnet` console script, the one front door of hf_soundnet's commands: `soundnet classify`, `soundnet
-extract`, `soundnet convert` and `soundnet push` (see `soundnet COMMAND --help`). Each command parses its options and
+extract`, `soundnet convert`, `soundnet push` and `soundnet units` (see `soundnet COMMAND --help`). Each command parses its options and
 calls the library; the example scripts (`examples/`) are thin scripts over the same library calls.
 
 Options are spelled in kebab-case (`--output-dir`, `--num-workers`, `--use-cpu`, `--push-to-hub`); the snake_case
@@ -17,13 +17,13 @@ import argparse
 import sys
 
 from .. import __version__
-from . import classify, convert, extract, push
+from . import classify, convert, extract, push, units
 from .common import EXIT_FAILED_FILES, EXIT_OK, EXIT_PUSH_FAILED, EXIT_USAGE, UsageError
 from .options import parse_command_line, silenced
 
 
 # The subcommand table: name -> module with `add_arguments(parser)`, `run(args) -> int` and a docstring.
-COMMANDS = {"classify": classify, "extract": extract, "convert": convert, "push": push}
+COMMANDS = {"classify": classify, "extract": extract, "convert": convert, "push": push, "units": units}
 
 
 def build_parser() -> argparse.ArgumentParser:
