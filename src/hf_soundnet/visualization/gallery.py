@@ -74,7 +74,12 @@ def render_html(
     ]
     for unit, unit_segments in segments.items():
         lines.append(f'<section class="unit" id="unit-{unit}" data-unit="{unit}">')
-        lines.append(f"<h2>{html.escape(layer.name)} unit {unit}</h2>")
+        label = search.fast.config.id2label.get(unit, "") if layer.is_head else ""
+        lines.append(f"<h2>{html.escape(layer.name)} unit {unit}{html.escape(f' ({label})' if label else '')}</h2>")
+        if unit_segments and not layer.is_head and unit_segments[0].score <= 0:
+            lines.append(
+                "<p><em>Silent: this unit's output is 0 at every frame of these files (ties listed).</em></p>"
+            )
         lines.append('<ol class="segments">')
         for segment in unit_segments:
             name = html.escape(names[segment.file_index])
