@@ -276,3 +276,23 @@ def test_units_is_a_soundnet_command_in_the_dialect(monkeypatch, capsys):
     test_options.test_front_door_speaks_the_dialect("soundnet units", capsys)
     args = test_options.build_parser().parse_args(["units", "x.wav", "--output-dir", "o", "--top", "3"])
     assert (args.top_k, args.layer, args.per_file, args.clip_format) == (3, "conv7", 1, "ogg")
+
+
+@pytest.mark.slow
+def test_released_heads_hear_railroad_and_forest_where_they_are(released_checkpoint, audio_dir, tmp_path):
+    """With the real weights, the conv8 "units" of the scenes railroad_track and forest_path are most active in the
+    recording of that place (the short 3 s file has no whole 14.5 s conv8 field and is skipped)."""
+    import transformers
+
+    labels = transformers.AutoConfig.from_pretrained(released_checkpoint).label2id
+    railroad, forest = labels["scene: railroad_track"], labels["scene: forest_path"]
+    output = tmp_path / "gallery"
+    status = main(
+        ["units", str(audio_dir), "--model", str(released_checkpoint), "--layer", "conv8", "--top-k", "2"]
+        + ["--units", f"{railroad},{forest}", "--output-dir", str(output), "--quiet", "--clip-format", "wav"]
+    )
+    assert status == 0
+    summary, _ = read_gallery(output)
+    assert Path(summary["units"][str(railroad)][0]["path"]).name == "railroad.wav"
+    assert Path(summary["units"][str(forest)][0]["path"]).name == "forest_track.mp3"
+    assert all(Path(p).name != "short_stereo_48k.wav" for p in summary["files"])
