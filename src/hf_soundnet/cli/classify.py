@@ -11,6 +11,7 @@ Each successful record also names the `model`, its `weights_sha256`, `top_k` and
 With --plot DIR, each classified file also gets a timeline picture, `DIR/<path below the inputs' folder>.png`
 (waveform, then the object and scene heat strips per conv8 step), drawn from the probabilities of the same forward
 (needs matplotlib: pip install "hf-soundnet[viz]"). A picture that cannot be written is reported and exits 1.
+Files skipped because --output-file already has them get no new picture.
 
 Resumable: with --output-file, files that already have a successful line are skipped; failed ones are retried; a
 run killed even with kill -9 loses only the records it had not yet written. One run at a time writes an output (a

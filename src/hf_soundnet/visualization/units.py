@@ -145,7 +145,7 @@ class UnitSearch:
                 first = chunk.first_frame["object_logits"]
             else:
                 values, first = chunk.values[self.layer.name], chunk.first_frame[self.layer.name]
-            yield first, values[torch.from_numpy(self.units)].double().numpy()
+            yield first, values.cpu()[torch.from_numpy(self.units)].double().numpy()
 
     @torch.inference_mode()
     def add_file(self, path: str | os.PathLike) -> float:
