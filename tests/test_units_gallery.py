@@ -212,6 +212,7 @@ def test_usage_errors_and_short_files(checkpoint, folder, tmp_path, capsys):
     assert "1 files shorter than one conv8 receptive field" in err and "tiny.wav" in err
     summary = json.loads((tmp_path / "s" / "units.json").read_text())
     assert summary["files"] == [str(short / "long.wav")] and len(summary["units"]) == 8
+    assert len(summary["skipped"]) == 1 and "tiny.wav" in summary["skipped"][0]
 
 
 @pytest.mark.slow

@@ -82,6 +82,11 @@ def test_plot_file_timeline_strips_are_the_heads_probabilities_placed_by_the_lay
     (audio,) = [a for a in figure.axes if a.get_label() == "audio"]
     duration = load_audio(path, 22050).shape[-1] / 22050
     assert audio.get_xlim()[0] <= 0 and audio.get_xlim()[1] >= duration
+    assert audio.collections and not audio.images  # the waveform's envelope
+    figure = plot_file_timeline(path, model, extractor, spectrogram=True)
+    (audio,) = [a for a in figure.axes if a.get_label() == "audio"]
+    (image,) = audio.images  # the spectrogram, over the file's duration
+    assert image.get_extent()[1] == pytest.approx(duration, abs=0.05)
 
 
 @pytest.mark.numeric

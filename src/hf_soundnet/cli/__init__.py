@@ -1,6 +1,6 @@
 """The `soundnet` console script, the one front door of hf_soundnet's commands: `soundnet classify`, `soundnet
-extract`, `soundnet convert`, `soundnet push` and `soundnet units` (see `soundnet COMMAND --help`). Each command parses its options and
-calls the library; the example scripts (`examples/`) are thin scripts over the same library calls.
+extract`, `soundnet convert`, `soundnet push` and `soundnet units` (see `soundnet COMMAND --help`). Each command parses
+its options and calls the library; the example scripts (`examples/`) are thin scripts over the same library calls.
 
 Options are spelled in kebab-case (`--output-dir`, `--num-workers`, `--use-cpu`, `--push-to-hub`); the snake_case
 spelling (`--output_dir`) is accepted too, as in the example scripts, which take the same names.

@@ -188,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
             clip_format=args.clip_format,
             filters_image=filters_image,
             failures=failures,
+            skipped=too_short,
             progress=bar.update,
         )
     for message in report.failures:

@@ -111,6 +111,7 @@ def write_gallery(
     clip_format: str = "ogg",
     filters_image: str | None = None,
     failures: list[str] | None = None,
+    skipped: list[str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> GalleryReport:
     """
@@ -122,6 +123,7 @@ def write_gallery(
         clip_format: `"ogg"` (Opus) or `"wav"`.
         filters_image: a picture inside `output_dir` to show first (the conv1 filters).
         failures: messages of files the search could not read, listed on the page.
+        skipped: messages of files too short for one frame of the layer, listed on the page.
         progress: called with 1 after each clip.
     """
     output = Path(output_dir)
@@ -153,6 +155,9 @@ def write_gallery(
     if failures:
         items = "".join(f"<li>{html.escape(message)}</li>" for message in failures)
         extra += f"<h2>Files that could not be read</h2><ul>{items}</ul>"
+    if skipped:
+        items = "".join(f"<li>{html.escape(message)}</li>" for message in skipped)
+        extra += f"<h2>Files shorter than one {html.escape(search.layer.name)} field (skipped)</h2><ul>{items}</ul>"
     report.index.write_text(render_html(search, segments, clips, dict(enumerate(names)), extra), encoding="utf-8")
     layer = search.layer
     summary = {
@@ -165,6 +170,7 @@ def write_gallery(
         "per_file": search.per_file,
         "files": search.paths,
         "failures": list(failures or []),
+        "skipped": list(skipped or []),
         "units": {
             str(unit): [{**s.to_dict(), "clip": clips.get((s.file_index, s.frame))} for s in unit_segments]
             for unit, unit_segments in segments.items()
