@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from _helpers_visualization import cut_clip_folder, save_tiny_checkpoint, units_config
+from _helpers_visualization import EDGE_OVERRIDES, cut_clip_folder, save_tiny_checkpoint, units_config
 
 from hf_soundnet import SoundNetForAudioClassification, load_audio
 from hf_soundnet.cli import main
@@ -156,6 +156,45 @@ def test_gallery_equals_brute_force_over_every_frame(
         ]
         assert [float(i["data-score"]) for i in page] == [s["score"] for s in segments]
         assert all(i["src"] == f"clips/{s['clip']}" for i, s in zip(page, segments))
+
+
+@pytest.mark.numeric
+# (layer, seed of the random weights): seeds with which, on this data, some unit's best frame reads the padding past
+# the file's end (and for conv2 also one past its start, with a positive score: not a tie of silent units).
+@pytest.mark.parametrize(("layer", "seed", "left_edge_wins"), [("conv2", 5, True), ("conv3", 1, False)])
+def test_frames_that_read_the_padding_are_left_out_exactly(folder, tmp_path, layer, seed, left_edge_wins):
+    """Quiet noise with loud bursts at both ends: frames whose field reaches past the file's start or end are the
+    best of several units (checked below, so this data exercises the rule at both edges); the gallery must still
+    equal the brute force over whole fields only, one segment per file."""
+    checkpoint = save_tiny_checkpoint(tmp_path / "model", units_config(**EDGE_OVERRIDES), seed=seed)
+    rng = np.random.default_rng(0)
+    waveform = 0.01 * rng.standard_normal(3 * RATE)
+    waveform[: RATE // 20] *= 60
+    waveform[-RATE // 20 :] *= 60
+    edges = tmp_path / "edges"
+    edges.mkdir()
+    soundfile.write(edges / "bursts.wav", waveform.astype(np.float32), RATE, subtype="FLOAT")
+    shutil.copy(folder / "rail_a.wav", edges / "rail_a.wav")
+    output = tmp_path / "gallery"
+    status = main(
+        ["units", str(edges), "--model", str(checkpoint), "--layer", layer, "--top-k", "2", "--per-file", "1"]
+        + ["--output-dir", str(output), "--clip-format", "wav", "--quiet", "--chunk-seconds", "0.5"]
+    )
+    assert status == 0
+    summary, _ = read_gallery(output)
+    config = units_config(**EDGE_OVERRIDES)
+    spec = config.get_layer(layer)
+    units = list(range(spec.channels))
+    expected, activations = brute_force(checkpoint, summary["files"], layer, units, 2, 1)
+    with_edges, _ = brute_force(checkpoint, summary["files"], layer, units, 2, 1, edge_frames=True)
+    bursts = summary["files"].index(str(edges / "bursts.wav"))
+    frames = activations[bursts].shape[1]
+    winners = {(frame, score) for unit in units for index, frame, score in with_edges[unit] if index == bursts}
+    right_edge = {f for f in range(frames) if f * spec.hop + spec.offset + spec.receptive_field > 3 * RATE}
+    assert any(frame in right_edge for frame, _ in winners), (winners, right_edge)
+    assert not left_edge_wins or any(frame == 0 and score > 0 for frame, score in winners), winners
+    for unit in units:
+        assert_equal_up_to_ties(summary["units"][str(unit)], expected[unit], activations, unit)
 
 
 @pytest.mark.numeric
