@@ -41,6 +41,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# A microphone that Chromium fakes (a beep) and grants without asking: recording in a page works headless.
+FAKE_MICROPHONE_ARGS = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 LOCAL_SCHEMES = frozenset({"file", "data", "blob", "about"})
 # Screenshots and other files a browser test keeps for people to look at (git-ignored); `$SOUNDNET_TEST_ARTIFACTS`
@@ -81,19 +83,24 @@ class BrowserSession:
 
 
 @contextmanager
-def open_page(viewport: tuple[int, int] = (1280, 1600), timeout_s: float = 60.0) -> Iterator[BrowserSession]:
+def open_page(
+    viewport: tuple[int, int] = (1280, 1600), timeout_s: float = 60.0, extra_args: tuple[str, ...] = ()
+) -> Iterator[BrowserSession]:
     """
     A fresh headless Chromium page (Playwright's sync API), closed with its browser afterwards.
 
     Args:
         viewport: width and height of the page in CSS pixels (screenshots have this size, or the full page).
         timeout_s: Playwright's default timeout of every action and wait on the page.
+        extra_args: more Chromium switches (for example `FAKE_MICROPHONE_ARGS`).
     """
     executable = require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=[*CHROMIUM_ARGS, *extra_args], headless=True
+        )
         try:
             context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
             context.set_default_timeout(timeout_s * 1000)
@@ -126,6 +133,7 @@ __all__ = [
     "BrowserSession",
     "CHROMIUM",
     "CHROMIUM_ARGS",
+    "FAKE_MICROPHONE_ARGS",
     "chromium_path",
     "is_local",
     "open_page",
