@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { echo "Installing python3-venv (Debian package)"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q python3-venv; }
 	@[ -x $(VENV)/bin/pip ] || $(PYTHON) -m venv --clear $(VENV)
-	$(PY) -m pip install -q -c requirements/constraints.txt -e ".[train,dev,export,demo]"
+	$(PY) -m pip install -q -c requirements/constraints.txt -e ".[train,dev,export,demo,viz]"
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -38,6 +38,16 @@ $(CHECKPOINT)/config.json: $(STAMP) $(CONVERSION_INPUTS)
 
 demo: $(CHECKPOINT)/config.json
 	HF_HUB_OFFLINE=1 $(PY) examples/demo.py $(SHARED)/audio/railroad.wav $(SHARED)/audio/forest_track.mp3
+
+# The README's pictures, from the shared recordings (needs the viz extra): a timeline PNG per file, the conv7 units
+# gallery (outputs/pictures/units/index.html, its clips) and the conv1 filters (outputs/pictures/units/conv1_filters.png).
+.PHONY: pictures
+pictures: $(CHECKPOINT)/config.json
+	@mkdir -p outputs/pictures
+	HF_HUB_OFFLINE=1 $(VENV)/bin/soundnet classify $(SHARED)/audio --model $(CHECKPOINT) \
+		--plot outputs/pictures/timelines > outputs/pictures/predictions.jsonl
+	HF_HUB_OFFLINE=1 $(VENV)/bin/soundnet units $(SHARED)/audio --model $(CHECKPOINT) --layer conv7 --top-k 3 \
+		--filters --output-dir outputs/pictures/units
 
 # transformers' common test mixins of the installed version, from its checksummed sdist (cached, offline once fetched).
 TRANSFORMERS_TESTS = $(PY) tests/fetch_transformers_tests.py

@@ -1,6 +1,6 @@
 """The `soundnet` console script, the one front door of hf_soundnet's commands: `soundnet classify`, `soundnet
-extract`, `soundnet convert` and `soundnet push` (see `soundnet COMMAND --help`). Each command parses its options and
-calls the library; the example scripts (`examples/`) are thin scripts over the same library calls.
+extract`, `soundnet convert`, `soundnet push`, `soundnet units` and `soundnet demo` (see `soundnet COMMAND --help`). Each command parses
+its options and calls the library; the example scripts (`examples/`) are thin scripts over the same library calls.
 
 Options are spelled in kebab-case (`--output-dir`, `--num-workers`, `--use-cpu`, `--push-to-hub`); the snake_case
 spelling (`--output_dir`) is accepted too, as in the example scripts, which take the same names.
@@ -17,13 +17,20 @@ import argparse
 import sys
 
 from .. import __version__
-from . import classify, convert, demo, extract, push
+from . import classify, convert, demo, extract, push, units
 from .common import EXIT_FAILED_FILES, EXIT_OK, EXIT_PUSH_FAILED, EXIT_USAGE, UsageError
 from .options import parse_command_line, silenced
 
 
 # The subcommand table: name -> module with `add_arguments(parser)`, `run(args) -> int` and a docstring.
-COMMANDS = {"classify": classify, "extract": extract, "convert": convert, "push": push, "demo": demo}
+COMMANDS = {
+    "classify": classify,
+    "extract": extract,
+    "convert": convert,
+    "push": push,
+    "units": units,
+    "demo": demo,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

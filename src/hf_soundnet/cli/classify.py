@@ -8,6 +8,11 @@ scene. A file that fails gives `{"path": ..., "error": ...}` (also on stderr).
 
 Each successful record also names the `model`, its `weights_sha256`, `top_k` and `precision`.
 
+With --plot DIR, each classified file also gets a timeline picture, `DIR/<path below the inputs' folder>.png`
+(waveform, then the object and scene heat strips per conv8 step), drawn from the probabilities of the same forward
+(needs matplotlib: pip install "hf-soundnet[viz]"). A picture that cannot be written is reported and exits 1.
+Files skipped because --output-file already has them get no new picture.
+
 Resumable: with --output-file, files that already have a successful line are skipped; failed ones are retried; a
 run killed even with kill -9 loses only the records it had not yet written. One run at a time writes an output (a
 lock beside it, `<output>.lock`): a second one is refused with exit status 2, as is resuming into a file written with
@@ -23,6 +28,7 @@ When one process dies the launcher stops the others; each loses only the records
 
 Example:
     soundnet classify ../shared/audio recordings.txt --output-file predictions.jsonl --top-k 3
+    soundnet classify ../shared/audio --plot plots/
     accelerate launch --multi_gpu --num_processes 4 -m hf_soundnet.cli classify audio/ --output-file predictions.jsonl
 """
 
@@ -63,6 +69,7 @@ from .jsonl_output import (
     weights_sha256,
 )
 from .options import add_option
+from .timeline_plots import TimelinePlotter, check_plot_dependency
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +82,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="JSON Lines file (appended to, resumable); stdout when unset. Required with several processes.",
     )
     add_option(parser, "top_k", type=int, default=5, help="Objects and scenes per file (default: %(default)s).")
+    add_option(
+        parser,
+        "plot",
+        type=Path,
+        metavar="DIR",
+        help="Also write one timeline PNG per classified file into DIR (needs matplotlib, the `viz` extra).",
+    )
 
 
 def read_done(output: Path, settings: dict) -> set[str]:
@@ -90,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
     options = check_common_arguments(args)
     if args.top_k < 1:
         raise UsageError(f"--top-k must be >= 1, got {args.top_k}.")
+    if args.plot:
+        check_plot_dependency()
     inputs = collect_inputs(args.paths)
     world_size = ProcessGroup.launched_world_size()
     if world_size > 1 and not args.output_file:
@@ -125,14 +141,31 @@ def classify_into(args: argparse.Namespace, options: InferenceOptions, inputs: l
         return EXIT_OK
 
     started = time.perf_counter()
-    records = records_of(args, options, model_name, model, extractor, pending, settings)
+    plotter = timeline_plotter(args, model, extractor, pending)
+    records = records_of(args, options, model_name, model, extractor, pending, settings, plotter)
     sink = args.output_file.open("a", encoding="utf-8") if args.output_file else sys.stdout
     try:
         failures, audio_seconds = write_records(records, sink, total=len(pending), quiet=args.quiet)
     finally:
         if sink is not sys.stdout:
             sink.close()
-    return summarise(args, num_files=len(pending), failures=failures, audio_seconds=audio_seconds, started=started)
+    status = summarise(args, num_files=len(pending), failures=failures, audio_seconds=audio_seconds, started=started)
+    return plot_status(status, plotter)
+
+
+def timeline_plotter(args: argparse.Namespace, model, extractor, inputs: list[InputFile]) -> TimelinePlotter | None:
+    """The [`TimelinePlotter`] of `--plot`, or None without it."""
+    if not args.plot:
+        return None
+    return TimelinePlotter(args.plot, inputs, model.config, extractor.sampling_rate)
+
+
+def plot_status(status: int, plotter: TimelinePlotter | None) -> int:
+    """`status`, or `EXIT_FAILED_FILES` when a picture could not be written (said on stderr)."""
+    if plotter is None or not plotter.failures:
+        return status
+    print(f"soundnet classify: {plotter.failures} plots could not be written (listed above).", file=sys.stderr)
+    return EXIT_FAILED_FILES
 
 
 def records_of(
@@ -143,14 +176,23 @@ def records_of(
     extractor,
     pending: list[InputFile],
     settings: dict,
+    plotter: TimelinePlotter | None = None,
 ) -> Iterable[dict]:
-    """The records of `pending` from `classify_files`, each successful one with the model name and `settings`."""
+    """The records of `pending` from `classify_files`, each successful one with the model name and `settings`
+    (and its picture written by `plotter`, when given)."""
     try:
         records = classify_files(
-            model, extractor, [str(item.path) for item in pending], top_k=args.top_k, **options.library_arguments()
+            model,
+            extractor,
+            [str(item.path) for item in pending],
+            top_k=args.top_k,
+            with_arrays=plotter is not None,
+            **options.library_arguments(),
         )
     except ValueError as err:  # a model without the object/scene heads: raised here, before anything is written
         raise UsageError(f"{model_name}: {err}") from err
+    if plotter is not None:
+        records = plotter.plotted(records)
     return (record if "error" in record else {**record, "model": str(model_name), **settings} for record in records)
 
 
@@ -226,8 +268,9 @@ def classify_shared(
         started = time.perf_counter()
         mine = [pending[i] for i in my_share([str(item.path) for item in pending], group)]
         failures, audio_seconds = 0, 0.0
+        plotter = timeline_plotter(args, model, extractor, mine)
         if mine:
-            records = records_of(args, options, model_name, model, extractor, mine, settings)
+            records = records_of(args, options, model_name, model, extractor, mine, settings, plotter)
             with part_path(args.output_file, group.rank, group.world_size).open("a", encoding="utf-8") as sink:
                 failures, audio_seconds = write_records(
                     records,
@@ -236,6 +279,7 @@ def classify_shared(
                     quiet=args.quiet or not group.is_main,
                     description=f"classify (process 0 of {group.world_size})",
                 )
+        failures += plotter.failures if plotter is not None else 0
         counts = group.all_gather((failures, audio_seconds))  # also waits for every process's part
         if group.is_main:
             order = {os.path.abspath(item.path): position for position, item in enumerate(inputs)}

@@ -79,6 +79,7 @@ def classify_files(
     num_threads: int | None = None,
     fast: bool = True,
     precision: str = "fp32",
+    with_arrays: bool = False,
 ) -> Iterator[dict]:
     """
     Classifies every source with the model's object and scene heads.
@@ -96,6 +97,10 @@ def classify_files(
             while the records are made and restored after.
         fast: run [`FastSoundNet`] (default) rather than the transformers model itself.
         precision: `"fp32"` (equal to the eager model to 1e-4), `"bf16"` or `"fp16"`.
+        with_arrays: also put in each successful record what a plot needs, as arrays (so no longer JSON-ready):
+            `step_probabilities`, the `(objects (steps, num_object_classes), scenes (steps, num_scene_classes))`
+            per-step softmax the record was made from, and `waveform`, the mono audio `(samples,)` the model heard,
+            in [-1, 1] before any repetition (`hf_soundnet.visualization.plot_timeline` draws both).
 
     Yields:
         one dict per source, in batch order (not input order): `path`, `duration_s` (before any repetition),
@@ -121,6 +126,7 @@ def classify_files(
         parallelism=resolve_parallelism(device, num_workers=num_workers, num_threads=num_threads),
         fast=fast,
         precision=precision,
+        with_arrays=with_arrays,
     )
 
 
@@ -135,6 +141,7 @@ def _records(
     parallelism: Parallelism,
     fast: bool,
     precision: str,
+    with_arrays: bool = False,
 ) -> Iterator[dict]:
     """The generator behind [`classify_files`], once its arguments are checked."""
     on_gpu = next(model.parameters()).device.type == "cuda"
@@ -145,8 +152,8 @@ def _records(
                 yield {"path": item.name, "error": item.error}
             if output is None:
                 continue
-            for item, (objects, scenes) in zip(batch.items, clip_step_probabilities(output)):
-                yield classification_record(
+            for row, (item, (objects, scenes)) in enumerate(zip(batch.items, clip_step_probabilities(output))):
+                record = classification_record(
                     item.name,
                     item.duration_s,
                     object_steps=objects,
@@ -155,6 +162,12 @@ def _records(
                     k=top_k,
                     step_seconds=step_seconds,
                 )
+                if with_arrays:
+                    extractor = dataset.feature_extractor
+                    samples = round(item.duration_s * extractor.sampling_rate)
+                    audio = batch.input_values[row, :samples].float().numpy() / np.float32(extractor.input_scale)
+                    record.update(step_probabilities=(objects, scenes), waveform=audio)
+                yield record
 
 
 __all__ = ["classification_record", "classify_files", "head_labels", "top_k"]
