@@ -257,11 +257,15 @@ def load_model(
     `FastSoundNet` in `precision` straight from `model.safetensors`, without transformers' model classes (the command's
     start-up); anything else registers SoundNet with transformers (`hf_soundnet.register`, deferred in the command) and
     loads the transformers model as before."""
-    from ..inference.light_loading import load_fast_classifier
+    from ..inference.light_loading import load_fast_classifier, readable_checkpoint
 
     if name is None:
         name = default_model(quiet=quiet)
     try:
+        if fast and readable_checkpoint(name):
+            from ..audio.decoding import preload_decoder_in_background
+
+            preload_decoder_in_background()  # FFmpeg's libraries load while the checkpoint is read
         light = load_fast_classifier(name, device=device, precision=precision) if fast else None
         if light is not None:
             return name, *light
