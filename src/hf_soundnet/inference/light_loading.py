@@ -3,11 +3,14 @@
 [`load_fast_classifier`] reads `config.json` ([`SoundNetConfig`]), `preprocessor_config.json`
 ([`SoundNetFeatureExtractor`], with the checkpoint's channel policy) and `model.safetensors`, and builds the
 [`FastSoundNet`] straight from the tensors ([`FastSoundNet.from_state_dict`]): the same BN folding, in float64, of the
-same float32 tensors that `AutoModelForAudioClassification.from_pretrained` would put in the model, so the outputs
-are those of `FastSoundNet.from_model` of that model, bit for bit on one machine (`tests/test_light_loading.py`).
+same float32 tensors that `AutoModelForAudioClassification.from_pretrained` would put in the model (one code path:
+`from_model` calls `from_state_dict`), so the outputs are those of `FastSoundNet.from_model` of that model
+(`tests/test_light_loading.py` checks them against it and against the eager stack, on a tiny random checkpoint and on
+the released weights with real recordings).
 
-What it saves: `transformers.modeling_utils` (and the Auto-class and pipeline registration that need it) is never
-imported, about 1 s of the command's start-up on a 2-core machine (README, "Benchmarks").
+What it saves: `transformers.modeling_utils` and `transformers.pipelines` (and the Auto-class and pipeline
+registration that need them, deferred in the command: `hf_soundnet.register`) are never imported, about 0.8 s of the
+command's start-up on a 2-core machine (README, "Benchmarks", section (e)).
 
 It reads only what it can read exactly: a local folder whose `model.safetensors` holds exactly the float32 tensors of
 `SoundNetForAudioClassification` with the released object and scene heads (`classifier_type="pretrained_heads"`).
