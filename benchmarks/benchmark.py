@@ -15,14 +15,18 @@ Sections (ratios are against baselines measured in the same run):
   (c) decode throughput per worker: torchcodec whole-file decode + soxr resample, progressive streaming decode, and the
       pre-training stream (`hf_soundnet.pretraining.data`) when the [train] extra is installed;
   (d) distillation training step: `SoundNetForPreTraining` forward + backward + Adam on random teacher
-      distributions, 20 s crops.
+      distributions, 20 s crops;
+  (e) start-up: `soundnet classify` of one 30 s MP3 as a fresh process, wall time with everything it does before
+      its first decode (imports, model loading), against the command as it started before its light path (full
+      registration at import, the model loaded through transformers' Auto classes), both run in turn.
 
 Timings are medians of interleaved repetitions; the spread (min-max) is printed to show the machine's noise.
 
-    python benchmarks/benchmark.py [--quick] [--model soundnet8] [--files 128] [--sections abcd]
+    python benchmarks/benchmark.py [--quick] [--model soundnet8] [--files 128] [--sections abcde]
 """
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -524,6 +528,82 @@ def bench_end_to_end(args, paths: list[Path], classifier, model_path: str | None
     shutil.rmtree(folder, ignore_errors=True)
 
 
+# -------------------------------------------------------------------------------------------------------- (e) start-up
+# `soundnet classify` as it started before `hf_soundnet.inference.light_loading`: `import hf_soundnet` registers the
+# Auto classes and the pipeline (transformers.modeling_utils, transformers.pipelines) and the model is loaded through
+# `AutoModelForAudioClassification`; the records are made as by the command (FastSoundNet built from that model).
+OLD_START_UP_SCRIPT = '''"""soundnet classify, started as before its light loading path."""
+import sys
+
+import hf_soundnet  # registers SoundNet with the Auto classes and the pipeline at import
+from hf_soundnet.cli import classify, main
+from hf_soundnet.inference.engine import load_model_and_extractor
+
+
+def load_through_transformers(name, *, device, quiet=False, fast=True, precision="fp32"):
+    return name, *load_model_and_extractor(name, device=device)
+
+
+classify.load_model = load_through_transformers
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+def bench_start_up(args, paths: list[Path], model_path: str | None, rows: list[dict]) -> None:
+    """One 30 s file through `soundnet classify` in a fresh process: the new start-up against the old one."""
+    what = "soundnet classify of one 30 s MP3, wall time with start-up (a fresh process per run)"
+    if model_path is None:
+        rows.append(_skipped("(e) start-up", what, f"no converted checkpoint at {args.model}"))
+        return
+    folder = Path(tempfile.mkdtemp())
+    script = folder / "old_start_up.py"
+    script.write_text(OLD_START_UP_SCRIPT)
+    arguments = ["classify", str(paths[0]), "--model", model_path, "--top-k", "3", "--quiet"]
+    outputs: dict[str, str] = {}
+
+    def run(name: str, command: list[str]) -> Callable[[], None]:
+        def wrapped() -> None:
+            outputs[name] = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+        return wrapped
+
+    times = interleaved(
+        {
+            "old": run("old", [sys.executable, str(script), *arguments]),
+            "new": run("new", [sys.executable, "-m", "hf_soundnet.cli", *arguments]),
+        },
+        args.start_up_repeats,
+    )
+    old, new = statistics.median(times["old"]), statistics.median(times["new"])
+    records = {name: json.loads(text) for name, text in outputs.items()}
+    same = all(
+        [entry["label"] for entry in records["old"][head]] == [entry["label"] for entry in records["new"][head]]
+        for head in ("objects", "scenes")
+    )
+    agreement = "top-3 objects and scenes equal" if same else "TOP LABELS DIFFER"
+    rows.append(
+        _row(
+            "(e) start-up",
+            "before: " + what + "; full registration at import, AutoModel loading",
+            FILE_SECONDS,
+            times["old"],
+            old,
+            f"median {old:.2f} s per run",
+        )
+    )
+    rows.append(
+        _row(
+            "(e) start-up",
+            "after: " + what + "; light loading (hf_soundnet.inference.light_loading)",
+            FILE_SECONDS,
+            times["new"],
+            old,
+            f"median {new:.2f} s per run; {agreement}",
+        )
+    )
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 # ---------------------------------------------------------------------------------------------------------- report
 def print_table(rows: list[dict], args) -> None:
     machine = args.machine
@@ -572,15 +652,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=7, help="interleaved repetitions in (b) and (c)")
     parser.add_argument("--e2e-repeats", type=int, default=3, help="interleaved repetitions in (a)")
     parser.add_argument("--e2e-batch", type=int, default=8, help="clips per forward of classify_files in (a)")
+    parser.add_argument("--start-up-repeats", type=int, default=5, help="interleaved runs of each command in (e)")
     parser.add_argument("--train-batch", type=int, default=4, help="20 s crops per training step in (d)")
     parser.add_argument("--train-steps", type=int, default=3, help="timed training steps in (d)")
     parser.add_argument("--bf16", action="store_true", help="also time FastSoundNet with bfloat16 GEMMs in (b)")
-    parser.add_argument("--sections", default="abcd", help="which sections to run, e.g. 'b' or 'ab'")
+    parser.add_argument("--sections", default="abcde", help="which sections to run, e.g. 'b' or 'ab'")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny sizes, one repetition")
     args = parser.parse_args(argv)
     if args.quick:
         args.files, args.decode_files, args.batch, args.forward_seconds, args.repeats = 2, 2, 2, 10, 1
-        args.e2e_repeats = 1
+        args.e2e_repeats = args.start_up_repeats = 1
         args.train_batch, args.train_steps, args.e2e_batch = 1, 1, 2
     if args.files < 1 or args.batch < 1 or args.repeats < 1:
         parser.error("--files, --batch and --repeats must be >= 1")
@@ -597,12 +678,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: no checkpoint at {args.model}; timing SoundNet-8 with random weights", file=sys.stderr)
     rows: list[dict] = []
     cache = args.cache_dir or default_cache() / "clips"
-    paths = make_mp3s(args.files, cache) if set(args.sections) & {"a", "c"} else []
+    paths = make_mp3s(args.files, cache) if set(args.sections) & {"a", "c", "e"} else []
     steps = [
         ("a", "end to end", lambda: bench_end_to_end(args, paths, classifier, model_path, rows)),
         ("b", "forward", lambda: bench_forward(args, pretraining, classifier, rows)),
         ("c", "decode", lambda: bench_decode(args, paths, rows)),
         ("d", "training", lambda: bench_training(args, pretraining.config, rows)),
+        ("e", "start-up", lambda: bench_start_up(args, paths, model_path, rows)),
     ]
     for key, name, step in tqdm([s for s in steps if s[0] in args.sections], desc="benchmark"):
         tqdm.write(f"running ({key}) {name}")

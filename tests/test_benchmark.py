@@ -37,7 +37,8 @@ def test_benchmark_quick_prints_every_section(tmp_path):
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    for section in ("(a) end to end", "(b) forward", "(c) decode", "(d) training", "FastSoundNet fp32", "naive loop"):
+    sections = ("(a) end to end", "(b) forward", "(c) decode", "(d) training", "(e) start-up")
+    for section in (*sections, "FastSoundNet fp32", "naive loop"):
         assert section in result.stdout, section
     assert "agrees with the naive loop" in result.stdout
 

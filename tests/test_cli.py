@@ -334,6 +334,7 @@ def test_quiet_prints_only_errors_and_results(mixed_folder, tiny_checkpoint, cap
     import warnings
 
     argv = ["classify", str(mixed_folder), "--model", str(tiny_checkpoint), "--num-workers", "0", "--top-k", "1"]
+    argv += ["--eager"]  # the model through transformers, with its weight-loading bar (the fast path has none)
     filters = list(warnings.filters)
     assert main([*argv, "--quiet"]) == 1  # the corrupt and the empty file
     out, err = capsys.readouterr()

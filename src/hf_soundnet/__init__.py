@@ -1,43 +1,107 @@
 """hf-soundnet: SoundNet (Aytar, Vondrick, Torralba, NIPS 2016) for the Hugging Face ecosystem.
 
-Importing the package registers SoundNet with transformers' Auto classes and the audio-classification pipeline.
-Training and data modules (`hf_soundnet.pretraining.trainer`, `hf_soundnet.pretraining.corpus`) are imported on demand so that
-`import hf_soundnet` needs neither `datasets` nor `accelerate`.
+Importing the package registers SoundNet with transformers' Auto classes and the audio-classification pipeline
+([`register`]). Training and data modules (`hf_soundnet.pretraining.trainer`, `hf_soundnet.pretraining.corpus`) are
+imported on demand so that `import hf_soundnet` needs neither `datasets` nor `accelerate`.
+
+Start-up of the `soundnet` command: the names below are imported on first use (PEP 562 `__getattr__`), and when this
+process's program is the command itself (its console script, or `python -m hf_soundnet.cli`) the registration is
+deferred: the command calls [`register`] only where it loads a model through transformers (`--eager`, a Hub id, a
+checkpoint that `hf_soundnet.inference.light_loading` does not read). Registration needs the model classes, hence
+`transformers.modeling_utils`, and the pipeline registry, hence `transformers.pipelines`: about 1 s that
+`soundnet classify one.mp3` no longer pays (README, "Benchmarks"). Every other program registers at import, as before.
 """
 
-import transformers
-from transformers import AutoConfig, AutoFeatureExtractor
-
-from .audio.decoding import AudioLoadError, load_audio
-from .configuration_soundnet import SOUNDNET_VARIANTS, SoundNetConfig, SoundNetLayerInfo
-from .errors import SoundNetError
-from .feature_extraction_soundnet import SoundNetFeatureExtractor
-from .modeling_soundnet import (
-    SoundNetAudioClassifierOutput,
-    SoundNetForAudioClassification,
-    SoundNetForPreTraining,
-    SoundNetForPreTrainingOutput,
-    SoundNetIntermediatesOutput,
-    SoundNetModel,
-    SoundNetModelOutput,
-    SoundNetPreTrainedModel,
-)
-from .pipeline_soundnet import SoundNetAudioClassificationPipeline
+import importlib
+import os
+import sys
 
 
 __version__ = "0.1.0"  # the only place the version is written (pyproject reads it: [tool.hatch.version])
 
-# Registration with the Auto classes, and code upload: `save_pretrained` copies the module files and writes
-# `auto_map`, so a saved or pushed checkpoint also loads with `trust_remote_code=True` where hf_soundnet is not
-# installed. The model classes come from one table, `SoundNetPreTrainedModel.auto_classes`.
-AutoConfig.register("soundnet", SoundNetConfig, exist_ok=True)
-SoundNetConfig.register_for_auto_class("AutoConfig")
-AutoFeatureExtractor.register(SoundNetConfig, SoundNetFeatureExtractor, exist_ok=True)
-SoundNetFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
-for _auto_name, _class_name in SoundNetPreTrainedModel.auto_classes.items():
-    _model_class = globals()[_class_name]
-    getattr(transformers, _auto_name).register(SoundNetConfig, _model_class, exist_ok=True)
-    _model_class.register_for_auto_class(_auto_name)
+# Public name -> the submodule that defines it, imported on first access (`__getattr__` below).
+_LAZY_NAMES = {
+    "SOUNDNET_VARIANTS": "configuration_soundnet",
+    "SoundNetConfig": "configuration_soundnet",
+    "SoundNetLayerInfo": "configuration_soundnet",
+    "AudioLoadError": "audio.decoding",
+    "load_audio": "audio.decoding",
+    "SoundNetError": "errors",
+    "SoundNetFeatureExtractor": "feature_extraction_soundnet",
+    "SoundNetAudioClassifierOutput": "modeling_soundnet",
+    "SoundNetForAudioClassification": "modeling_soundnet",
+    "SoundNetForPreTraining": "modeling_soundnet",
+    "SoundNetForPreTrainingOutput": "modeling_soundnet",
+    "SoundNetIntermediatesOutput": "modeling_soundnet",
+    "SoundNetModel": "modeling_soundnet",
+    "SoundNetModelOutput": "modeling_soundnet",
+    "SoundNetPreTrainedModel": "modeling_soundnet",
+    "SoundNetAudioClassificationPipeline": "pipeline_soundnet",
+}
+
+
+def __getattr__(name: str):
+    """PEP 562: `hf_soundnet.SoundNetModel` and the other public names import their submodule on first access."""
+    if name not in _LAZY_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_NAMES))
+
+
+_registered = False
+
+
+def register() -> None:
+    """
+    Registers SoundNet with transformers (idempotent): `AutoConfig`, `AutoFeatureExtractor`, the model Auto classes
+    of `SoundNetPreTrainedModel.auto_classes` and the `"audio-classification"` pipeline. `import hf_soundnet` calls it,
+    except in the `soundnet` command, which calls it before loading a model through transformers.
+
+    Also code upload: `save_pretrained` copies the module files and writes `auto_map`, so a saved or pushed
+    checkpoint also loads with `trust_remote_code=True` where hf_soundnet is not installed.
+    """
+    global _registered
+    if _registered:
+        return
+    import transformers
+    from transformers import AutoConfig, AutoFeatureExtractor
+
+    from . import modeling_soundnet
+    from .configuration_soundnet import SoundNetConfig
+    from .feature_extraction_soundnet import SoundNetFeatureExtractor
+
+    AutoConfig.register("soundnet", SoundNetConfig, exist_ok=True)
+    SoundNetConfig.register_for_auto_class("AutoConfig")
+    AutoFeatureExtractor.register(SoundNetConfig, SoundNetFeatureExtractor, exist_ok=True)
+    SoundNetFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
+    for auto_name, class_name in modeling_soundnet.SoundNetPreTrainedModel.auto_classes.items():
+        model_class = getattr(modeling_soundnet, class_name)
+        getattr(transformers, auto_name).register(SoundNetConfig, model_class, exist_ok=True)
+        model_class.register_for_auto_class(auto_name)
+    _register_pipeline()
+    _registered = True
+
+
+def _started_as_cli(argv: list[str] | None = None) -> bool:
+    """Whether this process's program (`sys.orig_argv`, or `argv`) is the `soundnet` command: `python -m
+    hf_soundnet.cli ...` (also under `accelerate launch -m`) or the `soundnet` console script."""
+    argv = list(sys.orig_argv if argv is None else argv)
+    arguments = iter(argv[1:])
+    for argument in arguments:
+        if argument == "-m":
+            return next(arguments, None) == "hf_soundnet.cli"
+        if argument in ("-c", "-") or argument.startswith("-c"):
+            return False
+        if argument in ("-W", "-X", "--check-hash-based-pycs"):
+            next(arguments, None)  # the option's value
+        elif not argument.startswith("-"):  # the script
+            return os.path.splitext(os.path.basename(argument))[0] == "soundnet"
+    return False
 
 
 def _register_pipeline() -> None:
@@ -52,13 +116,16 @@ def _register_pipeline() -> None:
     `hf_soundnet.pipeline_soundnet`, "How a checkpoint selects its pipeline")."""
     from transformers.pipelines import PIPELINE_REGISTRY
 
+    from .pipeline_soundnet import SoundNetAudioClassificationPipeline
+
     task = PIPELINE_REGISTRY.supported_tasks["audio-classification"]
     if task["impl"] is SoundNetAudioClassificationPipeline:
         return
     PIPELINE_REGISTRY.supported_tasks["audio-classification"] = {**task, "impl": SoundNetAudioClassificationPipeline}
 
 
-_register_pipeline()
+if not _started_as_cli():
+    register()
 
 __all__ = [
     "SOUNDNET_VARIANTS",
@@ -78,4 +145,5 @@ __all__ = [
     "SoundNetModelOutput",
     "SoundNetPreTrainedModel",
     "__version__",
+    "register",
 ]

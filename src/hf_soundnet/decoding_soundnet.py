@@ -16,6 +16,8 @@ librosa's default resampler.
 
 import os
 import re
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,8 @@ class AudioLoadError(SoundNetError, ValueError):
 
 
 def _decoder(source):
+    if _background_preload is not None:
+        _background_preload.join()  # the import it runs, finished before this thread uses the module
     from torchcodec.decoders import AudioDecoder
 
     return AudioDecoder(source)
@@ -36,9 +40,37 @@ def _decoder(source):
 
 def preload_decoder() -> None:
     """Imports torchcodec's decoders and soxr now (loading FFmpeg's shared libraries is a noticeable part of a
-    process's start-up), so that processes forked afterwards, such as DataLoader workers, start decoding at once."""
+    process's start-up), so that processes forked afterwards, such as DataLoader workers, start decoding at once.
+    Waits for a [`preload_decoder_in_background`] first: no process is forked while its thread runs."""
+    if _background_preload is not None:
+        _background_preload.join()
     import soxr  # noqa: F401
     import torchcodec.decoders  # noqa: F401
+
+
+_background_preload: threading.Thread | None = None
+
+
+def preload_decoder_in_background() -> None:
+    """
+    Starts [`preload_decoder`]'s imports in a thread and returns at once. `soundnet classify` calls it before reading
+    its checkpoint: torchcodec's import (about 0.8 s, mostly `torch._dynamo`, which it touches at import) then runs
+    while the checkpoint is read, hashed and folded, work that releases the GIL. A failed import is left to the next
+    import of torchcodec, in the caller's thread, to report.
+    """
+    global _background_preload
+    if _background_preload is not None or "torchcodec.decoders" in sys.modules:
+        return
+
+    def preload() -> None:
+        try:
+            import soxr  # noqa: F401
+            import torchcodec.decoders  # noqa: F401
+        except Exception:  # reported where the decoder is used
+            pass
+
+    _background_preload = threading.Thread(target=preload, name="preload_decoder", daemon=True)
+    _background_preload.start()
 
 
 def ffmpeg_words(err: Exception) -> str:
@@ -119,5 +151,6 @@ __all__ = [
     "ffmpeg_words",
     "load_audio",
     "preload_decoder",
+    "preload_decoder_in_background",
     "resample",
 ]

@@ -29,21 +29,111 @@ every block's frames past each clip's valid length are zeroed), and the conv8 he
 (`tests/test_fast_forward.py`).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+from transformers.utils import ModelOutput
 
 from .configuration_soundnet import SoundNetConfig, SoundNetLayerInfo
-from .modeling_soundnet import (
-    SoundNetIntermediatesMixin,
-    SoundNetIntermediatesOutput,
-    SoundNetModel,
-    block_output_lengths,
-)
+
+
+# ------------------------------------------------------------------------------------- the forward_intermediates contract
+# The output type, the mixin and the length arithmetic that the transformers models (`modeling_soundnet`, which
+# imports them from here) and `FastSoundNet` share. They live in this module, not in `modeling_soundnet`, so that the
+# fast forward needs only torch and the config: `soundnet classify` builds it without importing
+# `transformers.modeling_utils` (about 0.7 s of its start-up; `hf_soundnet.inference.light_loading`).
+
+
+@dataclass
+class SoundNetIntermediatesOutput(ModelOutput):
+    """
+    What [`SoundNetPreTrainedModel.forward_intermediates`] and `FastSoundNet` return: every block's output with its
+    valid lengths, and the conv8 logits with theirs.
+
+    Args:
+        last_hidden_state (`torch.FloatTensor` of shape `(batch_size, channels, frames)`):
+            Output of the last block that ran.
+        hidden_states (`tuple(torch.FloatTensor)`):
+            Every block that ran, in order, each `(batch_size, channels_i, frames_i)`, indexed as
+            `SoundNetModelOutput.hidden_states` (so a layer's `SoundNetLayerInfo.index` picks it).
+        output_lengths (`torch.LongTensor` of shape `(batch_size,)`):
+            Valid frames of `last_hidden_state` per clip.
+        hidden_state_lengths (`tuple(torch.LongTensor)`):
+            Valid frames per clip of each of `hidden_states`, each of shape `(batch_size,)`.
+        object_logits (`torch.FloatTensor` of shape `(batch_size, num_steps, num_object_classes)`, *optional*):
+            conv8 object logits, when the heads were asked for and the model has them.
+        scene_logits (`torch.FloatTensor` of shape `(batch_size, num_steps, num_scene_classes)`, *optional*):
+            conv8_2 scene logits, likewise.
+        step_lengths (`torch.LongTensor` of shape `(batch_size,)`, *optional*):
+            Valid conv8 steps per clip, with the logits.
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    output_lengths: torch.LongTensor | None = None
+    hidden_state_lengths: tuple[torch.LongTensor, ...] | None = None
+    object_logits: torch.FloatTensor | None = None
+    scene_logits: torch.FloatTensor | None = None
+    step_lengths: torch.LongTensor | None = None
+
+
+def block_output_lengths(config: SoundNetConfig, input_lengths: torch.Tensor | int) -> list[torch.Tensor]:
+    """
+    Valid frames of every block's output (after its pool) for clips of `input_lengths` samples, from the config's
+    layer table.
+
+    Args:
+        input_lengths (`torch.LongTensor` of shape `(batch_size,)` or `int`): samples per clip.
+
+    Returns:
+        `list[torch.LongTensor]`: one tensor of shape `(batch_size,)` per block, in order.
+    """
+    lengths = torch.as_tensor(input_lengths, dtype=torch.long)
+    per_block = []
+    for layer in config.layer_table[:-1]:
+        lengths = layer.output_length(lengths)
+        per_block.append(lengths)
+    return per_block
+
+
+class SoundNetIntermediatesMixin:
+    """
+    `forward_intermediates` of every SoundNet forward (the transformers models and `FastSoundNet`): the wanted layers
+    are resolved once on `self.config`'s layer table, then `self._intermediates` computes them.
+    """
+
+    def forward_intermediates(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        indices: Sequence[str | int] | None = None,
+        stop_early: bool = False,
+    ) -> SoundNetIntermediatesOutput:
+        r"""
+        The outputs of named layers with their valid lengths, in the spirit of timm's `forward_intermediates`: what
+        feature extraction and batched inference need from one forward, without calling private parts.
+
+        Args:
+            input_values (`torch.FloatTensor` of shape `(batch_size, num_samples)`):
+                Scaled waveform, see [`SoundNetModel.forward`].
+            attention_mask (`torch.LongTensor` of shape `(batch_size, num_samples)`, *optional*):
+                1 for real samples, 0 for padding at the end.
+            indices (`Sequence[str | int]`, *optional*):
+                Layers wanted, by name (`conv3`, `pool5`, `conv8` for the heads) or row of `config.layer_table`; all
+                blocks, and the heads when the model has them, by default.
+            stop_early (`bool`, *optional*, defaults to `False`):
+                Run only as far as the deepest wanted layer.
+
+        Returns:
+            [`SoundNetIntermediatesOutput`]: every block that ran, the lengths, and the conv8 logits when `conv8` is
+            wanted (or `indices` is None and the model has heads).
+        """
+        num_blocks, heads = self.config.layers_to_run(indices, stop_early=stop_early, heads_available=self.has_heads)
+        return self._intermediates(input_values, attention_mask, num_blocks=num_blocks, heads=heads)
 
 
 # Bytes of one tile's GEMM input and output on CPU (rows x (K + N) floats): 4,096 rows of conv1 (80 inputs, 8 x 16
@@ -176,13 +266,38 @@ def block_weight_matrix(weight: torch.Tensor, spec: FastBlockSpec) -> torch.Tens
     return matrix.reshape(spec.span * in_c, spec.group * out_c)
 
 
+# The tensors of one block in a SoundNet state dict, in the order [`fold_batch_norm_tensors`] takes them.
+BLOCK_TENSORS = ("conv.weight", "conv.bias", "norm.weight", "norm.bias", "norm.running_mean", "norm.running_var")
+HEAD_TENSORS = ("object_head.weight", "object_head.bias", "scene_head.weight", "scene_head.bias")
+
+
+def head_tensors(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The conv8 heads' tensors of a model's `state_dict` (`HEAD_TENSORS`)."""
+    return {name: state_dict[name] for name in HEAD_TENSORS}
+
+
 def fold_batch_norm(conv: nn.Conv1d, norm: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
     """Eval-mode BN folded into the convolution, computed in float64: returns weight `(O, C, k)` and bias `(O,)`."""
-    scale = norm.weight.double() / torch.sqrt(norm.running_var.double() + norm.eps)
-    weight = conv.weight.double() * scale[:, None, None]
-    bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
-    bias = (bias - norm.running_mean.double()) * scale + norm.bias.double()
-    return weight, bias
+    return fold_batch_norm_tensors(
+        conv.weight, conv.bias, norm.weight, norm.bias, norm.running_mean, norm.running_var, norm.eps
+    )
+
+
+def fold_batch_norm_tensors(
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    gamma: torch.Tensor,
+    beta: torch.Tensor,
+    running_mean: torch.Tensor,
+    running_var: torch.Tensor,
+    eps: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """[`fold_batch_norm`] on the tensors of a block's state dict: conv `weight` `(O, C, k)` and `bias` `(O,)` (or
+    None), BN `gamma`, `beta`, `running_mean`, `running_var` `(O,)`; float64 weight `(O, C, k)` and bias `(O,)`."""
+    scale = gamma.double() / torch.sqrt(running_var.double() + eps)
+    folded = weight.double() * scale[:, None, None]
+    shift = bias.double() if bias is not None else torch.zeros_like(scale)
+    return folded, (shift - running_mean.double()) * scale + beta.double()
 
 
 class FastHeads(nn.Module):
@@ -213,10 +328,20 @@ class FastHeads(nn.Module):
     @torch.no_grad()
     def from_model(cls, model: nn.Module, compute_dtype: torch.dtype = torch.float32) -> "FastHeads":
         """The heads of a SoundNet model that has them (`model.has_heads`), on the model's device."""
-        weight = torch.cat([model.object_head.weight, model.scene_head.weight]).float()  # (classes, C, k)
-        bias = torch.cat([model.object_head.bias, model.scene_head.bias]).float()
+        heads = cls.from_state_dict(model.config, head_tensors(model.state_dict()), compute_dtype=compute_dtype)
+        return heads.to(model.object_head.weight.device)
+
+    @classmethod
+    @torch.no_grad()
+    def from_state_dict(
+        cls, config: SoundNetConfig, state_dict: Mapping[str, torch.Tensor], compute_dtype: torch.dtype = torch.float32
+    ) -> "FastHeads":
+        """The heads from `object_head.weight` `(objects, C, k)`, `object_head.bias`, `scene_head.weight` and
+        `scene_head.bias` of `state_dict` (the names of the models' state dicts), on their device."""
+        weight = torch.cat([state_dict["object_head.weight"], state_dict["scene_head.weight"]]).float()
+        bias = torch.cat([state_dict["object_head.bias"], state_dict["scene_head.bias"]]).float()
         matrix = weight.permute(2, 1, 0).reshape(-1, weight.shape[0])  # (kernel * C, classes)
-        return cls(model.config, matrix, bias, compute_dtype=compute_dtype).to(model.object_head.weight.device)
+        return cls(config, matrix, bias, compute_dtype=compute_dtype)
 
     @torch.no_grad()
     def forward(self, last: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -292,13 +417,51 @@ class FastSoundNet(SoundNetIntermediatesMixin, nn.Module):
             groups: conv frames per GEMM row for each block (defaults to `default_group`); each must divide the pool.
             methods: `"gemm"` or `"conv"` for each block (defaults to `default_method`).
         """
+        from .modeling_soundnet import SoundNetModel  # here: building from a state dict needs no transformers model
+
         if not isinstance(getattr(model, "base_model", None), SoundNetModel):
             raise TypeError(f"Expected a SoundNet model, got {type(model).__name__}.")
         trunk = model.base_model
-        config = trunk.config
         device = torch.device(device) if device is not None else next(trunk.parameters()).device
+        return cls.from_state_dict(
+            trunk.config,
+            trunk.state_dict(),
+            heads=head_tensors(model.state_dict()) if model.has_heads else None,
+            compute_dtype=compute_dtype,
+            device=device,
+            tile_rows=tile_rows,
+            groups=groups,
+            methods=methods,
+        )
+
+    @classmethod
+    @torch.no_grad()
+    def from_state_dict(
+        cls,
+        config: SoundNetConfig,
+        state_dict: Mapping[str, torch.Tensor],
+        heads: Mapping[str, torch.Tensor] | None = None,
+        compute_dtype: torch.dtype = torch.float32,
+        device: torch.device | str | None = None,
+        tile_rows: int | None = None,
+        groups: list[int] | None = None,
+        methods: list[str] | None = None,
+    ) -> "FastSoundNet":
+        """
+        Builds the fast module from weights alone: what [`FastSoundNet.from_model`] does with a model's, and what
+        `hf_soundnet.inference.light_loading` does with a checkpoint's `model.safetensors` (no transformers model).
+
+        Args:
+            config: the checkpoint's [`SoundNetConfig`].
+            state_dict: the trunk's tensors as `SoundNetModel.state_dict()` names them (`blocks.{i}.conv.weight`,
+                `blocks.{i}.conv.bias`, `blocks.{i}.norm.weight` / `bias` / `running_mean` / `running_var`).
+            heads: `object_head.weight`, `object_head.bias`, `scene_head.weight` and `scene_head.bias`, or None for a
+                trunk without the conv8 heads.
+            compute_dtype, device, tile_rows, groups, methods: as for [`FastSoundNet.from_model`] (`device`
+                defaults to that of the tensors).
+        """
         blocks = []
-        for i, (block, layer) in enumerate(zip(trunk.blocks, config.layer_table)):
+        for i, layer in enumerate(config.layer_table[: config.num_blocks]):
             group = groups[i] if groups is not None else default_group(layer.in_channels, layer.pool)
             if layer.pool % group:
                 raise ValueError(f"groups[{i}]={group} must divide the block's pool {layer.pool}.")
@@ -306,12 +469,14 @@ class FastSoundNet(SoundNetIntermediatesMixin, nn.Module):
             if method not in ("gemm", "conv"):
                 raise ValueError(f"methods[{i}]={method!r}: choose 'gemm' or 'conv'.")
             spec = FastBlockSpec(layer, group if method == "gemm" else 1, method)
-            weight, bias = fold_batch_norm(block.conv, block.norm)
+            weight, bias = fold_batch_norm_tensors(
+                *(state_dict[f"blocks.{i}.{name}"] for name in BLOCK_TENSORS), config.batch_norm_eps
+            )
             weight = block_weight_matrix(weight, spec) if method == "gemm" else weight
             blocks.append((spec, weight.float(), bias.float()))
-        heads = FastHeads.from_model(model, compute_dtype=compute_dtype) if model.has_heads else None
-        fast = cls(config, blocks, heads, compute_dtype=compute_dtype, tile_rows=tile_rows)
-        return fast.to(device)
+        fast_heads = FastHeads.from_state_dict(config, heads, compute_dtype=compute_dtype) if heads else None
+        fast = cls(config, blocks, fast_heads, compute_dtype=compute_dtype, tile_rows=tile_rows)
+        return fast.to(device) if device is not None else fast
 
     def _tile_rows(self, device: torch.device, row_floats: int) -> int | None:
         """GEMM rows per tile: `tile_rows`, else `DEFAULT_TILE_BYTES` worth of rows on CPU, else untiled."""
@@ -457,11 +622,18 @@ class FastSoundNet(SoundNetIntermediatesMixin, nn.Module):
 
 
 __all__ = [
+    "BLOCK_TENSORS",
     "DEFAULT_TILE_BYTES",
+    "HEAD_TENSORS",
     "FastBlockSpec",
     "FastHeads",
     "FastSoundNet",
     "block_weight_matrix",
     "default_group",
     "fold_batch_norm",
+    "fold_batch_norm_tensors",
+    "head_tensors",
+    "SoundNetIntermediatesMixin",
+    "SoundNetIntermediatesOutput",
+    "block_output_lengths",
 ]

@@ -10,7 +10,7 @@ length after each block, which is what the next convolution's own zero padding w
 clip's valid frames equal those of the clip run alone.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -22,6 +22,7 @@ from transformers.utils import ModelOutput, add_start_docstrings_to_model_forwar
 
 from .configuration_soundnet import SoundNetConfig
 from .embedding_head import SoundNetAudioEmbeddingMixin, SoundNetEmbeddingHead
+from .fast_forward_soundnet import SoundNetIntermediatesMixin, SoundNetIntermediatesOutput, block_output_lengths
 from .losses import distillation_loss, embedding_loss
 
 
@@ -45,39 +46,6 @@ class SoundNetModelOutput(ModelOutput):
     last_hidden_state: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     output_lengths: torch.LongTensor | None = None
-
-
-@dataclass
-class SoundNetIntermediatesOutput(ModelOutput):
-    """
-    What [`SoundNetPreTrainedModel.forward_intermediates`] and `FastSoundNet` return: every block's output with its
-    valid lengths, and the conv8 logits with theirs.
-
-    Args:
-        last_hidden_state (`torch.FloatTensor` of shape `(batch_size, channels, frames)`):
-            Output of the last block that ran.
-        hidden_states (`tuple(torch.FloatTensor)`):
-            Every block that ran, in order, each `(batch_size, channels_i, frames_i)`, indexed as
-            `SoundNetModelOutput.hidden_states` (so a layer's `SoundNetLayerInfo.index` picks it).
-        output_lengths (`torch.LongTensor` of shape `(batch_size,)`):
-            Valid frames of `last_hidden_state` per clip.
-        hidden_state_lengths (`tuple(torch.LongTensor)`):
-            Valid frames per clip of each of `hidden_states`, each of shape `(batch_size,)`.
-        object_logits (`torch.FloatTensor` of shape `(batch_size, num_steps, num_object_classes)`, *optional*):
-            conv8 object logits, when the heads were asked for and the model has them.
-        scene_logits (`torch.FloatTensor` of shape `(batch_size, num_steps, num_scene_classes)`, *optional*):
-            conv8_2 scene logits, likewise.
-        step_lengths (`torch.LongTensor` of shape `(batch_size,)`, *optional*):
-            Valid conv8 steps per clip, with the logits.
-    """
-
-    last_hidden_state: torch.FloatTensor | None = None
-    hidden_states: tuple[torch.FloatTensor, ...] | None = None
-    output_lengths: torch.LongTensor | None = None
-    hidden_state_lengths: tuple[torch.LongTensor, ...] | None = None
-    object_logits: torch.FloatTensor | None = None
-    scene_logits: torch.FloatTensor | None = None
-    step_lengths: torch.LongTensor | None = None
 
 
 @dataclass
@@ -191,25 +159,6 @@ class SoundNetConvBlock(nn.Module):
         return self.pool(self.act(self.norm(self.conv(hidden_states))))
 
 
-def block_output_lengths(config: SoundNetConfig, input_lengths: torch.Tensor | int) -> list[torch.Tensor]:
-    """
-    Valid frames of every block's output (after its pool) for clips of `input_lengths` samples, from the config's
-    layer table.
-
-    Args:
-        input_lengths (`torch.LongTensor` of shape `(batch_size,)` or `int`): samples per clip.
-
-    Returns:
-        `list[torch.LongTensor]`: one tensor of shape `(batch_size,)` per block, in order.
-    """
-    lengths = torch.as_tensor(input_lengths, dtype=torch.long)
-    per_block = []
-    for layer in config.layer_table[:-1]:
-        lengths = layer.output_length(lengths)
-        per_block.append(lengths)
-    return per_block
-
-
 def mask_frames(hidden_states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Zeroes the frames of `hidden_states` `(batch, channels, frames)` at or past `lengths` `(batch,)`."""
     frames = torch.arange(hidden_states.shape[-1], device=hidden_states.device)
@@ -262,42 +211,6 @@ SOUNDNET_INPUTS_DOCSTRING = r"""
                 Return every block's output.
             return_dict (`bool`, *optional*):
                 Return a [`~utils.ModelOutput`] instead of a plain tuple."""
-
-
-class SoundNetIntermediatesMixin:
-    """
-    `forward_intermediates` of every SoundNet forward (the transformers models and `FastSoundNet`): the wanted layers
-    are resolved once on `self.config`'s layer table, then `self._intermediates` computes them.
-    """
-
-    def forward_intermediates(
-        self,
-        input_values: torch.Tensor,
-        attention_mask: torch.Tensor | None = None,
-        indices: Sequence[str | int] | None = None,
-        stop_early: bool = False,
-    ) -> SoundNetIntermediatesOutput:
-        r"""
-        The outputs of named layers with their valid lengths, in the spirit of timm's `forward_intermediates`: what
-        feature extraction and batched inference need from one forward, without calling private parts.
-
-        Args:
-            input_values (`torch.FloatTensor` of shape `(batch_size, num_samples)`):
-                Scaled waveform, see [`SoundNetModel.forward`].
-            attention_mask (`torch.LongTensor` of shape `(batch_size, num_samples)`, *optional*):
-                1 for real samples, 0 for padding at the end.
-            indices (`Sequence[str | int]`, *optional*):
-                Layers wanted, by name (`conv3`, `pool5`, `conv8` for the heads) or row of `config.layer_table`; all
-                blocks, and the heads when the model has them, by default.
-            stop_early (`bool`, *optional*, defaults to `False`):
-                Run only as far as the deepest wanted layer.
-
-        Returns:
-            [`SoundNetIntermediatesOutput`]: every block that ran, the lengths, and the conv8 logits when `conv8` is
-            wanted (or `indices` is None and the model has heads).
-        """
-        num_blocks, heads = self.config.layers_to_run(indices, stop_early=stop_early, heads_available=self.has_heads)
-        return self._intermediates(input_values, attention_mask, num_blocks=num_blocks, heads=heads)
 
 
 class SoundNetPreTrainedModel(SoundNetIntermediatesMixin, PreTrainedModel):

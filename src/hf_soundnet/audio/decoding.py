@@ -10,6 +10,7 @@ from ..decoding_soundnet import (
     ffmpeg_words,
     load_audio,
     preload_decoder,
+    preload_decoder_in_background,
     resample,
 )
 
@@ -20,5 +21,6 @@ __all__ = [
     "ffmpeg_words",
     "load_audio",
     "preload_decoder",
+    "preload_decoder_in_background",
     "resample",
 ]

@@ -14,6 +14,8 @@ Exit status (the same for every command and example script of hf_soundnet, `hf_s
 """
 
 import argparse
+import atexit
+import os
 import sys
 
 from .. import __version__
@@ -71,6 +73,23 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def console_main() -> None:
+    """
+    The `soundnet` script and `python -m hf_soundnet.cli`: [`main`], then the process ends with its exit status
+    without the interpreter's teardown of torch, transformers and FFmpeg's libraries, which costs a one-file
+    `soundnet classify` 0.3-0.8 s (README, "Benchmarks", start-up row). Nothing is lost: by then every file the command
+    wrote is closed and its processes are joined, the `atexit` handlers (logging, multiprocessing) run as at a normal
+    exit, and stdout and stderr are flushed. Python callers use [`main`], which returns.
+    """
+    status = main()
+    try:
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(status)
+
+
 __all__ = [
     "COMMANDS",
     "EXIT_FAILED_FILES",
@@ -79,5 +98,6 @@ __all__ = [
     "EXIT_USAGE",
     "UsageError",
     "build_parser",
+    "console_main",
     "main",
 ]

@@ -1,8 +1,6 @@
 """`python -m hf_soundnet.cli` runs the `soundnet` console script."""
 
-import sys
-
-from . import main
+from . import console_main
 
 
-sys.exit(main())
+console_main()

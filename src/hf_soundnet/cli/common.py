@@ -247,14 +247,32 @@ def default_model(quiet: bool = False) -> str:
         ) from err
 
 
-def load_model(name: str | None, *, device: str, quiet: bool = False) -> tuple[str, Any, Any]:
+def load_model(
+    name: str | None, *, device: str, quiet: bool = False, fast: bool = True, precision: str = "fp32"
+) -> tuple[str, Any, Any]:
     """`(name, model, feature_extractor)` for `--model` `name` (resolved with [`default_model`] when None) on
-    `device`; a missing or broken checkpoint is a usage error."""
-    from ..inference.engine import load_model_and_extractor
+    `device`; a missing or broken checkpoint is a usage error.
+
+    With `fast` (no `--eager`), a checkpoint folder that `hf_soundnet.inference.light_loading` reads gives its
+    `FastSoundNet` in `precision` straight from `model.safetensors`, without transformers' model classes (the command's
+    start-up); anything else registers SoundNet with transformers (`hf_soundnet.register`, deferred in the command) and
+    loads the transformers model as before."""
+    from ..inference.light_loading import load_fast_classifier, readable_checkpoint
 
     if name is None:
         name = default_model(quiet=quiet)
     try:
+        if fast and readable_checkpoint(name):
+            from ..audio.decoding import preload_decoder_in_background
+
+            preload_decoder_in_background()  # FFmpeg's libraries load while the checkpoint is read
+        light = load_fast_classifier(name, device=device, precision=precision) if fast else None
+        if light is not None:
+            return name, *light
+        from .. import register
+        from ..inference.engine import load_model_and_extractor
+
+        register()
         model, extractor = load_model_and_extractor(name, device=device)
     except (OSError, ValueError) as err:
         raise UsageError(f"cannot load the model {name!r}: {err}") from err

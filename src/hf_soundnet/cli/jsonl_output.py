@@ -19,7 +19,6 @@ Guarantees (see `soundnet classify --help`):
 `fcntl.flock` is POSIX; where it is missing (Windows) runs are not locked against each other.
 """
 
-import hashlib
 import json
 import os
 import re
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from ..inference.light_loading import state_dict_sha256
 from .common import UsageError
 
 
@@ -42,13 +42,9 @@ SETTINGS_KEYS = ("weights_sha256", "top_k", "precision")
 
 
 def weights_sha256(model: torch.nn.Module) -> str:
-    """SHA-256 of the model's state dict (names, dtypes, shapes and bytes): the same weights from any path or Hub id."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}\n".encode())
-        flat = tensor.detach().cpu().contiguous().reshape(-1)  # 0-d tensors (BN's step counts) cannot be viewed
-        digest.update(flat.view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
+    """SHA-256 of the model's state dict (names, dtypes, shapes and bytes): the same weights from any path or Hub id;
+    for a `FastSoundNet` built by `light_loading`, that of the checkpoint's tensors (the same digest)."""
+    return getattr(model, "checkpoint_sha256", None) or state_dict_sha256(model.state_dict())
 
 
 def check_output_path(output: Path) -> None:

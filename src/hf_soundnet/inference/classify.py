@@ -15,7 +15,7 @@ import torch
 from ..audio.batches import AudioFileDataset, AudioSource, make_loader
 from ..categories import OBJECT_PREFIX, SCENE_PREFIX
 from ..feature_extraction_soundnet import SoundNetFeatureExtractor
-from .engine import run_batches
+from .engine import model_device, run_batches
 from .features import clip_step_probabilities
 from .parallelism import Parallelism, resolve_parallelism, torch_threads
 
@@ -86,7 +86,8 @@ def classify_files(
 
     Args:
         model: a SoundNet model with heads (`SoundNetForAudioClassification` with `classifier_type="pretrained_heads"`
-            or `SoundNetForPreTraining`), in eval mode.
+            or `SoundNetForPreTraining`), in eval mode; or the [`FastSoundNet`] of one, in `precision` (as
+            `hf_soundnet.inference.light_loading` builds it).
         feature_extractor: the checkpoint's [`SoundNetFeatureExtractor`] (rate, mono, repetition of short clips).
         sources: paths, encoded bytes or `{"path", "bytes"}` records.
         names: what to call each source in records (default: its path, else `record {index}`).
@@ -115,7 +116,7 @@ def classify_files(
         raise ValueError(f"The model has no object/scene heads (classifier_type={model.config.classifier_type!r}).")
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}.")
-    device = next(model.parameters()).device.type
+    device = model_device(model).type
     return _records(
         model,
         AudioFileDataset([s if isinstance(s, (bytes, dict)) else str(s) for s in sources], feature_extractor, names),
@@ -144,7 +145,7 @@ def _records(
     with_arrays: bool = False,
 ) -> Iterator[dict]:
     """The generator behind [`classify_files`], once its arguments are checked."""
-    on_gpu = next(model.parameters()).device.type == "cuda"
+    on_gpu = model_device(model).type == "cuda"
     loader = make_loader(dataset, batch_size=batch_size, num_workers=parallelism.num_workers, pin_memory=on_gpu)
     with torch_threads(parallelism.num_threads):
         for batch, output in run_batches(model, loader, fast=fast, precision=precision):

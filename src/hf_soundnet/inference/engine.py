@@ -15,8 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..audio.batches import AudioBatch
-from ..fast_forward_soundnet import FastSoundNet
-from ..modeling_soundnet import SoundNetIntermediatesOutput
+from ..fast_forward_soundnet import FastSoundNet, SoundNetIntermediatesOutput
 
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -24,18 +23,31 @@ PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float
 
 def inference_engine(model: torch.nn.Module, fast: bool = True, precision: str = "fp32") -> torch.nn.Module:
     """
-    What [`forward_batch`] runs: the model itself as the eager stack (`fast=False`, fp32 only), or a [`FastSoundNet`]
+    What [`forward_batch`] runs: the model itself as the eager stack (`fast=False`, fp32 only), a [`FastSoundNet`]
+    given as `model` (as `hf_soundnet.inference.light_loading` builds it, in `precision`) as it is, or a [`FastSoundNet`]
     built from its weights (BN folded, GEMM first convolutions; equal to the eager model to 1e-4 in fp32), in
     `precision` (`"fp32"`, `"bf16"` or `"fp16"`; the reduced ones agree to about 1e-2 and 2e-3 and pay off mostly on
     GPUs).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}.")
+    if isinstance(model, FastSoundNet):  # built by `light_loading` for these options: run as it is
+        if not fast or model.compute_dtype != PRECISIONS[precision]:
+            raise ValueError(
+                f"This FastSoundNet computes in {model.compute_dtype}; the eager stack or another precision needs "
+                "the transformers model (load_model_and_extractor)."
+            )
+        return model
     if not fast:
         if precision != "fp32":
             raise ValueError("Reduced precision needs the fast forward (drop fast=False / --eager).")
         return model
     return FastSoundNet.from_model(model, compute_dtype=PRECISIONS[precision]).eval()
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """Where a SoundNet model's parameters, or a [`FastSoundNet`]'s weight buffers, live."""
+    return next(iter(model.buffers() if isinstance(model, FastSoundNet) else model.parameters())).device
 
 
 @torch.inference_mode()
@@ -60,7 +72,7 @@ def forward_batch(
     Returns:
         [`SoundNetIntermediatesOutput`]: every block's output and the per-step head logits, with their valid lengths.
     """
-    device = next(iter(model.buffers() if isinstance(model, FastSoundNet) else model.parameters())).device
+    device = model_device(model)
     input_values = input_values.to(device)
     attention_mask = attention_mask.to(device) if attention_mask is not None else None
     partial = num_blocks is not None and num_blocks < model.config.num_blocks
@@ -108,6 +120,9 @@ def load_model_and_extractor(name_or_path: str | os.PathLike, device: str = "cpu
     """
     from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
+    from .. import register
+
+    register()  # deferred in the `soundnet` command (hf_soundnet.__init__); the Auto classes need it
     path = Path(name_or_path)
     if not path.exists() and str(name_or_path).count("/") != 1:
         raise FileNotFoundError(
@@ -124,5 +139,6 @@ __all__ = [
     "forward_batch",
     "inference_engine",
     "load_model_and_extractor",
+    "model_device",
     "run_batches",
 ]

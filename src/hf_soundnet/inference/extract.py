@@ -23,7 +23,7 @@ from ..audio.batches import AudioFileDataset, AudioSource, make_loader, source_n
 from ..audio.decoding import AudioLoadError
 from ..configuration_soundnet import SoundNetLayerInfo
 from ..feature_extraction_soundnet import SoundNetFeatureExtractor
-from .engine import inference_engine, run_batches
+from .engine import inference_engine, model_device, run_batches
 from .features import HEAD_OUTPUTS, clip_layer_features, head_channels, resolve_layer
 from .parallelism import Parallelism, resolve_parallelism, torch_threads
 from .streaming import concatenate_chunks, stream_file
@@ -167,7 +167,7 @@ def extract_files(
     sources = [os.fspath(s) if isinstance(s, os.PathLike) else s for s in sources]
     if names is not None and len(names) != len(sources):
         raise ValueError(f"Got {len(names)} names for {len(sources)} sources.")
-    device = next(model.parameters()).device.type
+    device = model_device(model).type
     return _extract(
         model,
         extraction_feature_extractor(feature_extractor, repeat_short_clips),
@@ -231,7 +231,7 @@ def _extract(
             dataset,
             batch_size=batch_size,
             num_workers=parallelism.num_workers,
-            pin_memory=next(model.parameters()).device.type == "cuda",
+            pin_memory=model_device(model).type == "cuda",
         )
         # The FastSoundNet built for streaming serves the batches too; else run_batches builds the engine while the
         # workers start decoding.

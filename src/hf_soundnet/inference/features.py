@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..configuration_soundnet import SoundNetLayerInfo
-from ..modeling_soundnet import SoundNetIntermediatesOutput
+from ..fast_forward_soundnet import SoundNetIntermediatesOutput
 
 
 HEAD_OUTPUTS = ("logits", "probabilities")
