@@ -126,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
     from ..visualization.units import TooShortForLayer, UnitSearch, parse_units
 
     device = "cpu" if args.use_cpu or not torch.cuda.is_available() else "cuda"
-    model_name, model, extractor = load_model(args.model, device=device, quiet=args.quiet)
+    # The model itself, not the light FastSoundNet: the gallery reads its layers and conv1 weights (--filters).
+    model_name, model, extractor = load_model(args.model, device=device, quiet=args.quiet, fast=False)
     fast = FastSoundNet.from_model(model).eval()
     try:
         layer = model.config.get_layer(args.layer, heads_available=fast.has_heads)
