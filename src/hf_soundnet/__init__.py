@@ -23,6 +23,7 @@ from .modeling_soundnet import (
     SoundNetPreTrainedModel,
 )
 from .pipeline_soundnet import SoundNetAudioClassificationPipeline
+from .zero_shot import SoundNetTextAudioModel, SoundNetTextAudioProcessor, register_zero_shot
 
 
 __version__ = "0.1.0"  # the only place the version is written (pyproject reads it: [tool.hatch.version])
@@ -59,6 +60,7 @@ def _register_pipeline() -> None:
 
 
 _register_pipeline()
+register_zero_shot()  # the zero-shot text-audio model, processor and pipeline (hf_soundnet.zero_shot)
 
 __all__ = [
     "SOUNDNET_VARIANTS",
@@ -77,5 +79,7 @@ __all__ = [
     "SoundNetModel",
     "SoundNetModelOutput",
     "SoundNetPreTrainedModel",
+    "SoundNetTextAudioModel",
+    "SoundNetTextAudioProcessor",
     "__version__",
 ]
