@@ -305,3 +305,67 @@ def test_remote_code_without_the_plugin_gives_the_same_scores(paths, audio_dir, 
     assert [item["label"] for item in remote["answer"]] == [item["label"] for item in expected]
     np.testing.assert_allclose(as_scores(remote["answer"], LABELS), as_scores(expected, LABELS), rtol=1e-4, atol=1e-5)
     assert remote["num_steps"] == expected_steps
+
+
+def teacher_prompt_embeddings(teacher: Path, labels: list[str]) -> torch.Tensor:
+    """`(num_labels, dim)` the teacher's normalised text embeddings of the labels' prompts (its zero-shot classes)."""
+    from hf_soundnet.pretraining.image_text_teachers import ZeroShotImageTeacher
+
+    return ZeroShotImageTeacher.from_pretrained(str(teacher), "zero_shot", labels, prompt="a photo of a {label}.")
+
+
+@pytest.mark.slow
+def test_distilled_student_chooses_like_the_teacher_on_held_out_clips(tmp_path, audio_dir):
+    """A corpus whose image embeddings are, per sound source, the teacher's text embedding of one label's prompt plus
+    noise (so the teacher's image zero-shot choice of a clip is a property of its sound); after a short distillation
+    the zero-shot pipeline's choice on held-out clips agrees with the teacher's choice on their frames."""
+    from _helpers_corpus import sound_sources
+    from _helpers_image_text import write_embedding_corpus
+    from test_embedding_student import make_embedding_trainer
+
+    teacher_dir = make_tiny_image_text_model(tmp_path / "teacher", "clip", seed=2)
+    # Three labels whose prompts the random teacher embeds furthest apart (its prompts differ by one word).
+    candidates = ["dog", "cat", "train", "forest", "tone", "sea"]
+    text = teacher_prompt_embeddings(teacher_dir, candidates).text_embeddings
+    triples = [(i, j, k) for i in range(6) for j in range(i + 1, 6) for k in range(j + 1, 6)]
+    best = min(triples, key=lambda t: max(float(text[a] @ text[b]) for a in t for b in t if a < b))
+    labels = [candidates[i] for i in best]
+    teacher = teacher_prompt_embeddings(teacher_dir, labels)
+    directions = teacher.text_embeddings.numpy()
+    sources = sound_sources(audio_dir)
+    write_embedding_corpus(tmp_path / "train", sources, 2.0, 1.0, part=(0.0, 0.7), noise=0.1, directions=directions)
+    held_out = write_embedding_corpus(
+        tmp_path / "held_out", sources, 2.0, 1.0, part=(0.7, 1.0), noise=0.1, directions=directions
+    )
+    # The teacher's image zero-shot choice of a clip: its mean zero-shot distribution over the clip's frames.
+    scale = teacher.logit_scale
+    teacher_choice = [
+        int(
+            (scale * torch.from_numpy(r["teacher_clip"].astype(np.float32)) @ teacher.text_embeddings.T)
+            .softmax(-1)
+            .mean(0)
+            .argmax()
+        )
+        for r in held_out
+    ]
+    assert len(set(teacher_choice)) == 3, "the teacher must tell the sources apart for the test to mean anything"
+
+    def agreement(student) -> float:
+        student.save_pretrained(tmp_path / "student")
+        model = SoundNetTextAudioModel.from_student_and_teacher(tmp_path / "student", teacher_dir)
+        processor = SoundNetTextAudioProcessor.from_student_and_teacher(tmp_path / "student", teacher_dir)
+        classify = pipeline(
+            "zero-shot-audio-classification",
+            model=model,
+            tokenizer=processor.tokenizer,
+            feature_extractor=processor.feature_extractor,
+        )
+        answers = [classify(r["audio"], candidate_labels=labels)[0]["label"] for r in held_out]
+        return float(np.mean([labels.index(a) == c for a, c in zip(answers, teacher_choice)]))
+
+    trainer = make_embedding_trainer(tmp_path, tmp_path / "train", max_steps=60)
+    before = agreement(trainer.model)
+    trainer.train()
+    after = agreement(trainer.model.eval())
+    print(f"labels {labels}: held-out zero-shot agreement with the teacher {before:.2f} -> {after:.2f} (chance 0.33)")
+    assert after >= 0.8, f"held-out agreement {after:.2f} (chance 1/3); before training {before:.2f}"
