@@ -369,3 +369,54 @@ def test_distilled_student_chooses_like_the_teacher_on_held_out_clips(tmp_path, 
     after = agreement(trainer.model.eval())
     print(f"labels {labels}: held-out zero-shot agreement with the teacher {before:.2f} -> {after:.2f} (chance 0.33)")
     assert after >= 0.8, f"held-out agreement {after:.2f} (chance 1/3); before training {before:.2f}"
+
+
+# A fresh client of the loopback Hub, with the plugin or without it (blocked, `trust_remote_code=True`).
+HUB_CLIENT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+block = sys.argv[2] == "block"
+if block:
+    from _helpers_hub import BlockPlugin
+    sys.meta_path.insert(0, BlockPlugin())
+else:
+    import hf_soundnet
+from transformers import pipeline
+
+classify = pipeline("zero-shot-audio-classification", model=sys.argv[3], trust_remote_code=block)
+print(json.dumps({
+    "class": f"{type(classify).__module__}.{type(classify).__name__}",
+    "answer": classify(sys.argv[4], candidate_labels=sys.argv[5:]),
+    "plugin_modules": sorted(name for name in sys.modules if name.split(".")[0] == "hf_soundnet"),
+}))
+"""
+
+
+@pytest.mark.numeric
+@pytest.mark.slow
+def test_push_then_zero_shot_from_the_hub_with_and_without_the_plugin(tmp_path, audio_dir):
+    from _helpers_hub import hub_env, run_client
+    from _hub_server import LoopbackHub
+
+    paths = make_checkpoint(tmp_path / "local", "siglip")
+    railroad = audio_dir / "railroad.wav"
+    local = pipeline("zero-shot-audio-classification", model=str(paths["checkpoint"]))
+    expected = as_scores(local(str(railroad), candidate_labels=LABELS), LABELS)
+    hub = LoopbackHub(tmp_path / "hub").start()
+    try:
+        push = run_client(
+            ["-m", "hf_soundnet.cli", "push", str(paths["checkpoint"]), "someone/zero-shot"],
+            hub_env(hub.endpoint, tmp_path / "h0"),
+        )
+        assert push.returncode == 0, push.stderr[-3000:]
+        for mode in ("plugin", "block"):
+            args = [str(REPO_ROOT / "tests"), mode, "someone/zero-shot", str(railroad), *LABELS]
+            result = run_client(["-c", HUB_CLIENT, *args], hub_env(hub.endpoint, tmp_path / mode))
+            assert result.returncode == 0, result.stderr[-4000:]
+            got = json.loads(result.stdout.strip().splitlines()[-1])
+            expected_module = "transformers_modules." if mode == "block" else "hf_soundnet."
+            assert got["class"].startswith(expected_module), got["class"]
+            assert (got["plugin_modules"] == []) == (mode == "block")
+            np.testing.assert_allclose(as_scores(got["answer"], LABELS), expected, rtol=1e-4, atol=1e-5)
+    finally:
+        hub.stop()

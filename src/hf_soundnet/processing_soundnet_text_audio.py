@@ -81,6 +81,14 @@ class SoundNetTextAudioProcessor(ProcessorMixin):
                 data["audio_attention_mask"] = features["attention_mask"]
         return BatchFeature(data=data, tensor_type="pt")
 
+    def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs):
+        """[`ProcessorMixin.save_pretrained`] (`processor_config.json`, the tokenizer's files), and the feature
+        extractor's own `preprocessor_config.json` too, which `soundnet push` and tools reading a SoundNet checkpoint
+        look for."""
+        result = super().save_pretrained(save_directory, push_to_hub=push_to_hub, **kwargs)
+        self.feature_extractor.save_pretrained(save_directory)
+        return result
+
     @property
     def model_input_names(self) -> list[str]:
         return ["input_ids", "attention_mask", "input_values", "audio_attention_mask"]
