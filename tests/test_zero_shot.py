@@ -420,3 +420,37 @@ def test_push_then_zero_shot_from_the_hub_with_and_without_the_plugin(tmp_path, 
             np.testing.assert_allclose(as_scores(got["answer"], LABELS), expected, rtol=1e-4, atol=1e-5)
     finally:
         hub.stop()
+
+
+def test_zero_shot_eval_script_answers_like_the_pipeline_and_counts_bad_clips(paths, tmp_path, audio_dir):
+    from _helpers_downstream import make_esc50_folder, run_script
+
+    esc = make_esc50_folder(tmp_path / "esc", audio_dir, clips_per_class=3, seconds=2.0)
+    rows = (esc / "meta" / "esc50.csv").read_text().splitlines()
+    bad = rows[1].split(",")[0]
+    (esc / "audio" / bad).write_bytes(np.random.default_rng(1).bytes(3000))
+    result = run_script(
+        [
+            str(REPO_ROOT / "examples" / "zero_shot_eval.py"),
+            "--data", str(esc),
+            "--model", str(paths["checkpoint"]),
+            "--output_file", str(tmp_path / "result.json"),
+            "--quiet",
+        ]
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-3000:]  # done, one clip skipped
+    assert bad in result.stderr
+    saved = json.loads((tmp_path / "result.json").read_text())
+    assert saved["skipped"] == [str(esc / "audio" / bad)]
+    labels = ["railroad", "forest track", "short stereo 48k"]
+    assert saved["labels"] == labels
+    classify = pipeline("zero-shot-audio-classification", model=str(paths["checkpoint"]))
+    targets = {row.split(",")[0]: int(row.split(",")[2]) for row in rows[1:]}
+    correct = []
+    for name, predicted in saved["predictions"].items():
+        expected = classify(name, candidate_labels=labels)[0]["label"]
+        assert predicted == expected, name
+        correct.append(labels.index(predicted) == targets[Path(name).name])
+    assert len(correct) == 8
+    assert saved["accuracy"] == pytest.approx(np.mean(correct))
+    assert f"accuracy: {np.mean(correct):.4f} over 8 clips" in result.stdout

@@ -7,6 +7,9 @@ After registration `AutoConfig`, `AutoModel`, `AutoFeatureExtractor` and `AutoPr
 [`SoundNetZeroShotAudioClassificationPipeline`].
 """
 
+import numpy as np
+import torch
+
 from .configuration_soundnet_text_audio import SoundNetTextAudioConfig
 from .feature_extraction_soundnet import SoundNetFeatureExtractor
 from .modeling_soundnet_text_audio import SoundNetTextAudioModel, SoundNetTextAudioOutput, ZeroShotModelError
@@ -15,6 +18,39 @@ from .processing_soundnet_text_audio import SoundNetTextAudioProcessor, tokenize
 
 
 TASK = "zero-shot-audio-classification"
+
+
+def label_embeddings(
+    model: SoundNetTextAudioModel,
+    processor: SoundNetTextAudioProcessor,
+    labels: list[str],
+    hypothesis_template: str | None = None,
+) -> torch.Tensor:
+    """
+    `(num_labels, embedding_dim)`: the normalised text embedding of each label's prompt
+    (`hypothesis_template`, the checkpoint's by default), computed once for a whole evaluation.
+    """
+    template = hypothesis_template or model.config.hypothesis_template
+    tokens = processor(text=[template.format(label) for label in labels]).to(model.device)
+    with torch.no_grad():
+        return model.get_text_features(tokens["input_ids"], tokens["attention_mask"]).pooler_output
+
+
+def zero_shot_probabilities(
+    model: SoundNetTextAudioModel, processor: SoundNetTextAudioProcessor, waveform: np.ndarray, text_embeds
+) -> torch.Tensor:
+    """
+    `(num_labels,)`: the pipeline's scores of one clip, `softmax(exp(logit_scale) * cos(audio, prompt))`, against
+    precomputed `text_embeds` ([`label_embeddings`]).
+
+    Args:
+        waveform (`np.ndarray` of shape `(num_samples,)`): at the feature extractor's rate.
+    """
+    rate = processor.feature_extractor.sampling_rate
+    inputs = processor(audio=waveform, sampling_rate=rate).to(model.device)
+    with torch.no_grad():
+        audio = model.get_audio_features(inputs["input_values"], inputs.get("audio_attention_mask")).pooler_output
+        return model.scores(audio, text_embeds)[0].float().softmax(-1).cpu()
 
 
 def register_zero_shot() -> None:
@@ -46,6 +82,8 @@ __all__ = [
     "SoundNetZeroShotAudioClassificationPipeline",
     "TASK",
     "ZeroShotModelError",
+    "label_embeddings",
     "register_zero_shot",
     "tokenize_prompts",
+    "zero_shot_probabilities",
 ]
