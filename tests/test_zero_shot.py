@@ -28,6 +28,7 @@ from hf_soundnet.zero_shot import (
     SoundNetTextAudioProcessor,
     SoundNetZeroShotAudioClassificationPipeline,
     ZeroShotModelError,
+    save_zero_shot_checkpoint,
 )
 
 
@@ -46,11 +47,8 @@ def make_checkpoint(root: Path, family: str) -> dict[str, Path]:
     with torch.no_grad():  # larger head weights than the default init, for scores far from uniform
         student.embedding_head.projection.weight.normal_(0, 0.5)
     student.save_pretrained(root / "student")
-    model = SoundNetTextAudioModel.from_student_and_teacher(root / "student", teacher)
-    processor = SoundNetTextAudioProcessor.from_student_and_teacher(root / "student", teacher)
-    model.save_pretrained(root / "zero_shot")
-    processor.save_pretrained(root / "zero_shot")
-    return {"teacher": teacher, "student": root / "student", "checkpoint": root / "zero_shot"}
+    checkpoint = save_zero_shot_checkpoint(root / "student", teacher, root / "zero_shot")
+    return {"teacher": teacher, "student": root / "student", "checkpoint": checkpoint}
 
 
 @pytest.fixture(scope="module", params=["clip", "siglip"])
@@ -454,3 +452,15 @@ def test_zero_shot_eval_script_answers_like_the_pipeline_and_counts_bad_clips(pa
     assert len(correct) == 8
     assert saved["accuracy"] == pytest.approx(np.mean(correct))
     assert f"accuracy: {np.mean(correct):.4f} over 8 clips" in result.stdout
+
+
+@pytest.mark.numeric
+def test_lists_and_batch_size_give_the_single_answers(paths, audio_dir):
+    classify = pipeline("zero-shot-audio-classification", model=str(paths["checkpoint"]))
+    files = [str(audio_dir / "railroad.wav"), str(audio_dir / "forest_track.mp3")]
+    singles = [as_scores(classify(f, candidate_labels=LABELS), LABELS) for f in files]
+    for answers in (classify(files, candidate_labels=LABELS), classify(files, candidate_labels=LABELS, batch_size=2)):
+        assert len(answers) == 2
+        for answer, single in zip(answers, singles):
+            np.testing.assert_allclose(as_scores(answer, LABELS), single, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(singles[0], singles[1], atol=1e-3)  # the two files get different answers

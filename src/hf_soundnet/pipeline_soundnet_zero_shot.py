@@ -28,12 +28,15 @@ from typing import Any
 import numpy as np
 import torch
 from transformers import ZeroShotAudioClassificationPipeline
+from transformers.utils import logging
 
 from .decoding_soundnet import load_audio
 from .processing_soundnet_text_audio import tokenize_prompts
 
 
 MODEL_TYPE = "soundnet_text_audio"
+
+logger = logging.get_logger(__name__)
 
 
 class SoundNetZeroShotAudioClassificationPipeline(ZeroShotAudioClassificationPipeline):
@@ -48,6 +51,16 @@ class SoundNetZeroShotAudioClassificationPipeline(ZeroShotAudioClassificationPip
     @property
     def is_soundnet(self) -> bool:
         return getattr(self.model.config, "model_type", None) == MODEL_TYPE
+
+    def __call__(self, audios, **kwargs):
+        """Upstream's call; with a SoundNet model each clip is scored alone (`batch_size` above 1 is taken as 1, with
+        a warning: the per-clip work is the clip's forward and its prompts' embeddings; for many clips against one
+        label set, embed the prompts once with `hf_soundnet.zero_shot.label_embeddings`)."""
+        if self.is_soundnet and (kwargs.get("batch_size") or self._batch_size or 1) > 1:
+            logger.warning("The SoundNet zero-shot pipeline scores one clip at a time: batch_size is taken as 1.")
+            kwargs["batch_size"] = 1
+            self._batch_size = None
+        return super().__call__(audios, **kwargs)
 
     def _sanitize_parameters(self, timeline: bool | None = None, **kwargs):
         preprocess_params, forward_params, postprocess_params = super()._sanitize_parameters(**kwargs)

@@ -7,6 +7,9 @@ After registration `AutoConfig`, `AutoModel`, `AutoFeatureExtractor` and `AutoPr
 [`SoundNetZeroShotAudioClassificationPipeline`].
 """
 
+import os
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -18,6 +21,28 @@ from .processing_soundnet_text_audio import SoundNetTextAudioProcessor, tokenize
 
 
 TASK = "zero-shot-audio-classification"
+
+
+def save_zero_shot_checkpoint(
+    student_name_or_path: str | os.PathLike,
+    teacher_name_or_path: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    hypothesis_template: str | None = None,
+) -> Path:
+    """
+    Makes and saves (with code) the zero-shot checkpoint of a pre-trained student and its image-text teacher:
+    [`SoundNetTextAudioModel.from_student_and_teacher`] and [`SoundNetTextAudioProcessor.from_student_and_teacher`].
+    The folder then serves `pipeline("zero-shot-audio-classification", model=output_dir)` and `soundnet push`.
+    """
+    model = SoundNetTextAudioModel.from_student_and_teacher(
+        str(student_name_or_path), str(teacher_name_or_path), hypothesis_template=hypothesis_template
+    )
+    processor = SoundNetTextAudioProcessor.from_student_and_teacher(
+        str(student_name_or_path), str(teacher_name_or_path), text_max_length=model.config.text_max_length
+    )
+    model.save_pretrained(output_dir)
+    processor.save_pretrained(output_dir)
+    return Path(output_dir)
 
 
 def label_embeddings(
@@ -84,6 +109,7 @@ __all__ = [
     "ZeroShotModelError",
     "label_embeddings",
     "register_zero_shot",
+    "save_zero_shot_checkpoint",
     "tokenize_prompts",
     "zero_shot_probabilities",
 ]
