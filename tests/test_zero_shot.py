@@ -214,6 +214,8 @@ def test_save_and_load_round_trip(paths, tmp_path, audio_dir):
     assert config.custom_pipelines == {}  # the plugin's registry implements the declared pipeline
     saved = json.loads((paths["checkpoint"] / "config.json").read_text())
     assert "zero-shot-audio-classification" in saved["custom_pipelines"]
+    with torch.no_grad():  # a trained scale (not the config's initial value) survives the round trip
+        model.logit_scale.add_(0.5)
     model.save_pretrained(tmp_path / "again")
     AutoProcessor.from_pretrained(paths["checkpoint"]).save_pretrained(tmp_path / "again")
     reloaded = AutoModel.from_pretrained(tmp_path / "again").eval()
@@ -227,6 +229,8 @@ def test_save_and_load_round_trip(paths, tmp_path, audio_dir):
         first, second = model(**inputs), reloaded(**inputs)
     torch.testing.assert_close(first.logits_per_audio, second.logits_per_audio, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(first.logits_per_audio_step, second.logits_per_audio_step, rtol=1e-5, atol=1e-6)
+    assert float(reloaded.logit_scale) == pytest.approx(float(model.logit_scale))
+    assert float(reloaded.logit_scale) != pytest.approx(reloaded.config.logit_scale_init_value)
 
 
 def test_bad_file_raises_an_error_naming_it(paths, tmp_path):

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from transformers import AutoModel, PreTrainedModel
+from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils import ModelOutput
 
@@ -128,12 +129,15 @@ class SoundNetTextAudioModel(SoundNetAudioEmbeddingMixin, PreTrainedModel):
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
-        """The scalars from the config; the towers' own modules are initialised by their own classes."""
+        """
+        The scalars from the config (`transformers.initialization`, which leaves loaded tensors alone). Not
+        `super()._init_weights`: the text tower initialises itself as its own `PreTrainedModel`, and the SoundNet
+        trunk and head keep the initialisation `SoundNetModel` gives them.
+        """
         if module is self:
-            with torch.no_grad():
-                self.logit_scale.fill_(float(self.config.logit_scale_init_value))
-                if self.logit_bias is not None:
-                    self.logit_bias.fill_(float(self.config.logit_bias_init_value))
+            init.constant_(self.logit_scale, float(self.config.logit_scale_init_value))
+            if self.logit_bias is not None:
+                init.constant_(self.logit_bias, float(self.config.logit_bias_init_value))
 
     def get_output_lengths(self, input_lengths: torch.Tensor | int) -> list[torch.Tensor]:
         """Valid frames of every block's output for clips of `input_lengths` samples (the trunk's)."""
