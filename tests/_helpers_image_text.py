@@ -98,18 +98,21 @@ def write_embedding_corpus(
     part: tuple[float, float] = (0.0, 1.0),
     records_per_shard: int = 8,
     noise: float = 0.3,
+    directions: np.ndarray | None = None,
 ) -> list[dict]:
     """
     A corpus written with the library's writer with a classifier teacher `objects` (peaked on the source's index) and
     an embedding teacher `clip` (dimension `dim`): each step's embedding is its source's direction plus Gaussian
     noise, normalised, stored as float16. Records carry `label` (the source's index) for the tests, not written.
+    `directions` `(num_sources, dim)` unit vectors replace the random source directions.
     """
     from _helpers_corpus import SR, peaked
 
     from hf_soundnet.pretraining.corpus import CorpusInfo, TeacherInfo, save_corpus_info, shard_path, write_shard
     from hf_soundnet.pretraining.corpus_builder import encode_audio
 
-    directions = source_directions(len(sources), dim)
+    if directions is None:
+        directions = source_directions(len(sources), dim)
     info = CorpusInfo(
         teachers=[
             TeacherInfo("objects", "peaked", len(sources)),

@@ -72,6 +72,11 @@ FRONT_DOORS = {
     ),
     "linear_probe": (example("linear_probe"), ["--data", "d"], ["output_file", "use_cpu", "num_workers", "quiet"]),
     "demo": (example("demo"), ["x.wav"], ["use_cpu", "quiet"]),
+    "zero_shot_eval": (
+        example("zero_shot_eval"),
+        ["--data", "d", "--model", "m"],
+        ["output_file", "use_cpu", "quiet"],
+    ),
 }
 # A value for each shared option, and what the parsed field must then hold (flags take no value).
 SHARED_VALUES = {

@@ -37,6 +37,8 @@ _LAZY_NAMES = {
     "SoundNetModelOutput": "modeling_soundnet",
     "SoundNetPreTrainedModel": "modeling_soundnet",
     "SoundNetAudioClassificationPipeline": "pipeline_soundnet",
+    "SoundNetTextAudioModel": "zero_shot",
+    "SoundNetTextAudioProcessor": "zero_shot",
 }
 
 
@@ -59,7 +61,8 @@ _registered = False
 def register() -> None:
     """
     Registers SoundNet with transformers (idempotent): `AutoConfig`, `AutoFeatureExtractor`, the model Auto classes
-    of `SoundNetPreTrainedModel.auto_classes` and the `"audio-classification"` pipeline. `import hf_soundnet` calls it,
+    of `SoundNetPreTrainedModel.auto_classes`, the `"audio-classification"` pipeline, and the zero-shot text-audio
+    model, processor and `"zero-shot-audio-classification"` pipeline (`hf_soundnet.zero_shot`). `import hf_soundnet` calls it,
     except in the `soundnet` command, which calls it before loading a model through transformers.
 
     Also code upload: `save_pretrained` copies the module files and writes `auto_map`, so a saved or pushed
@@ -84,6 +87,9 @@ def register() -> None:
         getattr(transformers, auto_name).register(SoundNetConfig, model_class, exist_ok=True)
         model_class.register_for_auto_class(auto_name)
     _register_pipeline()
+    from .zero_shot import register_zero_shot
+
+    register_zero_shot()  # the zero-shot text-audio model, processor and pipeline (hf_soundnet.zero_shot)
     _registered = True
 
 
@@ -144,6 +150,8 @@ __all__ = [
     "SoundNetModel",
     "SoundNetModelOutput",
     "SoundNetPreTrainedModel",
+    "SoundNetTextAudioModel",
+    "SoundNetTextAudioProcessor",
     "__version__",
     "register",
 ]

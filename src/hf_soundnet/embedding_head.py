@@ -139,9 +139,22 @@ class SoundNetAudioEmbeddingMixin:
         Returns:
             `torch.FloatTensor` of shape `(batch_size, embedding_dim)`.
         """
-        embeddings, step_mask = self.get_audio_step_features(input_values, attention_mask)
-        weights = step_mask.to(embeddings.dtype)[..., None]
-        return F.normalize((embeddings * weights).sum(1) / weights.sum(1).clamp(min=1), dim=-1)
+        return pool_steps(*self.get_audio_step_features(input_values, attention_mask))
 
 
-__all__ = ["SoundNetAudioEmbeddingMixin", "SoundNetEmbeddingHead"]
+def pool_steps(embeddings: torch.Tensor, step_mask: torch.Tensor) -> torch.Tensor:
+    """
+    One L2-normalised embedding per clip: the mean of its valid steps, normalised again.
+
+    Args:
+        embeddings (`torch.FloatTensor` of shape `(batch_size, num_steps, dim)`): step embeddings.
+        step_mask (`torch.LongTensor` of shape `(batch_size, num_steps)`): 1 at the valid steps.
+
+    Returns:
+        `torch.FloatTensor` of shape `(batch_size, dim)`.
+    """
+    weights = step_mask.to(embeddings.dtype)[..., None]
+    return F.normalize((embeddings * weights).sum(1) / weights.sum(1).clamp(min=1), dim=-1)
+
+
+__all__ = ["SoundNetAudioEmbeddingMixin", "SoundNetEmbeddingHead", "pool_steps"]

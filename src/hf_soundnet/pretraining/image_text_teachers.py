@@ -18,6 +18,7 @@ drops out of the softmax, so the teacher is the model's relative preference amon
 import numpy as np
 import torch
 
+from ..processing_soundnet_text_audio import tokenize_prompts
 from .corpus import TeacherInfo
 from .teachers import TeacherLoadError
 
@@ -184,14 +185,9 @@ class ZeroShotImageTeacher(ImageEmbeddingTeacher):
     def prompt_embeddings(self) -> torch.Tensor:
         """`(num_labels, dim)`: the L2-normalised text embedding of each label's prompt."""
         text_config = getattr(self.model.config, "text_config", None)
+        prompts = [self.prompt.format(label=label) for label in self._labels]
         max_length = getattr(text_config, "max_position_embeddings", None)
-        padding = {"padding": "max_length", "max_length": max_length} if max_length else {"padding": True}
-        tokens = self.tokenizer(
-            [self.prompt.format(label=label) for label in self._labels],
-            truncation=True,
-            return_tensors="pt",
-            **padding,
-        ).to(self.model.device)
+        tokens = {k: v.to(self.model.device) for k, v in tokenize_prompts(self.tokenizer, prompts, max_length).items()}
         return l2_normalize(features_tensor(self.model.get_text_features(**tokens)))
 
     @property
