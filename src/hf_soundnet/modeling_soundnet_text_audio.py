@@ -10,7 +10,7 @@ one L2-normalised vector per conv8 step, pooled over a clip's valid steps. The t
 
 Scores: `logits_per_audio[i, j] = exp(logit_scale) * cos(audio_i, text_j) (+ logit_bias)`; the zero-shot answer is
 their softmax over the labels (the bias drops out). `logits_per_audio_step` gives the same per conv8 step, for a
-timeline (one step per `config.audio_config.head_hop` samples, 0.74 s for SoundNet-8).
+timeline (one step per `config.audio_config.head_hop` samples, 2.97 s for SoundNet-8).
 """
 
 from dataclasses import dataclass
