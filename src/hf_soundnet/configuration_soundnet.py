@@ -107,35 +107,6 @@ class SoundNetLayerInfo:
     aliases: tuple[str, ...] = ()
     is_head: bool = False
 
-    def validate_embedding_head(self) -> None:
-        """The embedding head's settings: a positive dimension, a known layer, usable loss weights."""
-        if self.embedding_dim is not None and self.embedding_dim < 1:
-            raise ValueError(
-                f"`embedding_dim` must be >= 1 (or None for no embedding head), got {self.embedding_dim}."
-            )
-        if self.embedding_layer is not None and self.embedding_layer not in self.layer_name_to_index:
-            raise ValueError(
-                f"`embedding_layer={self.embedding_layer!r}` names no layer; choose one of {self.layer_names}."
-            )
-        weights = {
-            "embedding_cosine_weight": self.embedding_cosine_weight,
-            "embedding_contrastive_weight": self.embedding_contrastive_weight,
-            "embedding_loss_weight": self.embedding_loss_weight,
-        }
-        if any(value < 0 for value in weights.values()):
-            raise ValueError(f"The embedding loss weights must be >= 0, got {weights}.")
-        if self.embedding_dim is not None and self.embedding_cosine_weight == self.embedding_contrastive_weight == 0:
-            raise ValueError(
-                "`embedding_cosine_weight` and `embedding_contrastive_weight` are both 0: no embedding loss."
-            )
-        if self.embedding_temperature <= 0:
-            raise ValueError(f"`embedding_temperature` must be > 0, got {self.embedding_temperature}.")
-
-    @property
-    def embedding_layer_index(self) -> int:
-        """Index in `hidden_states` of the block that feeds the embedding head."""
-        return self.layer_name_to_index.get(self.embedding_layer, self.num_blocks - 1)
-
     @property
     def num_blocks(self) -> int:
         """How many convolutional blocks must run to compute this layer (all of them for the heads)."""

@@ -27,6 +27,36 @@ def align_student_steps(
     return torch.minimum(position.floor().long(), (num_student_steps - 1).clamp(min=0)[:, None])
 
 
+def aligned_steps(
+    student: torch.Tensor,
+    teacher: torch.Tensor,
+    student_step_mask: torch.Tensor | None = None,
+    teacher_step_mask: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """
+    Which student step each teacher step is compared with, for both losses.
+
+    Args:
+        student: `(batch_size, student_steps, ...)` the student's per-step outputs (logits or embeddings).
+        teacher: `(batch_size, teacher_steps, ...)` the teacher's per-step targets.
+        student_step_mask, teacher_step_mask: `(batch_size, steps)`, 1 (or True) for valid steps; all valid if None.
+
+    Returns:
+        `(index, teacher_step_mask)`: `torch.LongTensor` `(batch_size, teacher_steps)` of student step indices
+        ([`align_student_steps`]) and the teacher mask as bool on the student's device.
+    """
+    batch_size, student_steps = student.shape[:2]
+    teacher_steps = teacher.shape[1]
+    device = student.device
+    if student_step_mask is None:
+        student_step_mask = torch.ones(batch_size, student_steps, dtype=torch.bool, device=device)
+    if teacher_step_mask is None:
+        teacher_step_mask = torch.ones(batch_size, teacher_steps, dtype=torch.bool, device=device)
+    teacher_step_mask = teacher_step_mask.to(device=device, dtype=torch.bool)
+    index = align_student_steps(student_step_mask.long().sum(-1), teacher_step_mask.sum(-1), teacher_steps)
+    return index, teacher_step_mask
+
+
 def distillation_loss(
     student_logits: torch.Tensor,
     teacher_probs: torch.Tensor,
@@ -51,16 +81,7 @@ def distillation_loss(
         raise ValueError(
             f"The student head has {student_logits.shape[-1]} classes but the teacher gives {teacher_probs.shape[-1]}."
         )
-    batch_size, student_steps, _ = student_logits.shape
-    teacher_steps = teacher_probs.shape[1]
-    device = student_logits.device
-    if student_step_mask is None:
-        student_step_mask = torch.ones(batch_size, student_steps, dtype=torch.bool, device=device)
-    if teacher_step_mask is None:
-        teacher_step_mask = torch.ones(batch_size, teacher_steps, dtype=torch.bool, device=device)
-    teacher_step_mask = teacher_step_mask.to(device=device, dtype=torch.bool)
-
-    index = align_student_steps(student_step_mask.long().sum(-1), teacher_step_mask.sum(-1), teacher_steps)
+    index, teacher_step_mask = aligned_steps(student_logits, teacher_probs, student_step_mask, teacher_step_mask)
     log_student = F.log_softmax(student_logits.float(), dim=-1)
     log_student = torch.gather(log_student, 1, index[..., None].expand(-1, -1, log_student.shape[-1]))
     teacher = teacher_probs.to(log_student.dtype)
@@ -126,16 +147,10 @@ def embedding_loss(
             f"The student's embeddings have {student_embeds.shape[-1]} dimensions but the teacher's "
             f"{teacher_embeds.shape[-1]}."
         )
-    batch_size, student_steps, dim = student_embeds.shape
+    batch_size, _, dim = student_embeds.shape
     teacher_steps = teacher_embeds.shape[1]
     device = student_embeds.device
-    if student_step_mask is None:
-        student_step_mask = torch.ones(batch_size, student_steps, dtype=torch.bool, device=device)
-    if teacher_step_mask is None:
-        teacher_step_mask = torch.ones(batch_size, teacher_steps, dtype=torch.bool, device=device)
-    teacher_step_mask = teacher_step_mask.to(device=device, dtype=torch.bool)
-
-    index = align_student_steps(student_step_mask.long().sum(-1), teacher_step_mask.sum(-1), teacher_steps)
+    index, teacher_step_mask = aligned_steps(student_embeds, teacher_embeds, student_step_mask, teacher_step_mask)
     student = torch.gather(student_embeds.float(), 1, index[..., None].expand(-1, -1, dim))  # (batch, T, dim)
     teacher = F.normalize(teacher_embeds.to(device=device, dtype=torch.float32), dim=-1)
     zero = student.new_zeros(())
@@ -154,4 +169,4 @@ def embedding_loss(
     return cosine_weight * cosine + contrastive_weight * contrastive, cosine, contrastive
 
 
-__all__ = ["align_student_steps", "distillation_loss", "embedding_loss", "masked_step_mean"]
+__all__ = ["align_student_steps", "aligned_steps", "distillation_loss", "embedding_loss", "masked_step_mean"]
