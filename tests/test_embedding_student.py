@@ -92,7 +92,7 @@ def test_embedding_head_uses_conv8_step_grid_and_features_are_pooled_steps():
     with torch.no_grad():
         outputs = model(waveforms * mask, attention_mask=mask)
         steps, step_mask = model.get_audio_step_features(waveforms * mask, attention_mask=mask)
-        features = model.get_audio_features(waveforms * mask, attention_mask=mask)
+        features = model.get_audio_features(waveforms * mask, attention_mask=mask).pooler_output
         alone = model.get_audio_step_features(waveforms[1:, : 2 * SR])[0][0]
     # Over the last block the head is conv8's window and hop: the same steps as the KL heads.
     assert outputs.audio_embeds.shape[:2] == outputs.object_logits.shape[:2]
@@ -123,7 +123,9 @@ def test_embedding_config_is_validated_and_saved(tmp_path):
     loaded = SoundNetForPreTraining.from_pretrained(tmp_path).eval()
     waveform = torch.randn(1, 2 * SR)
     with torch.no_grad():
-        torch.testing.assert_close(loaded.get_audio_features(waveform), model.eval().get_audio_features(waveform))
+        torch.testing.assert_close(
+            loaded.get_audio_features(waveform).pooler_output, model.eval().get_audio_features(waveform).pooler_output
+        )
     for bad, match in (
         ({"embedding_dim": 0}, "embedding_dim"),
         ({"embedding_layer": "conv9"}, "names no layer"),
@@ -261,4 +263,4 @@ def test_pretrain_script_trains_saves_and_resumes_the_embedding_head(tmp_path, a
     assert model.config.embedding_dim == 8 and model.config.embedding_layer == "conv3"
     assert model.config.embedding_contrastive_weight == 0.5
     with torch.no_grad():
-        assert model.eval().get_audio_features(torch.randn(1, 2 * SR)).shape == (1, 8)
+        assert model.eval().get_audio_features(torch.randn(1, 2 * SR)).pooler_output.shape == (1, 8)

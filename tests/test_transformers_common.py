@@ -114,6 +114,16 @@ class SoundNetModelTest(ModelTesterMixin, unittest.TestCase):
                 inputs_dict[f"teacher_{name}_probs"] = logits.softmax(-1)
         return inputs_dict
 
+    def _audio_features_prepare_config_and_inputs(self):
+        # `get_audio_features` (SoundNetForPreTraining) needs the embedding head into a teacher's space.
+        config, inputs_dict = super()._audio_features_prepare_config_and_inputs()
+        config.embedding_dim = 8
+        return config, inputs_dict
+
+    def _audio_features_get_expected_num_hidden_states(self, model_tester=None):
+        # One output per block up to the head's layer (the last one here), no embedding output (as in forward).
+        return self.model_tester.num_hidden_layers
+
     def test_training(self):
         # The mixin skips base models by looking them up in transformers' own MODEL_MAPPING_NAMES, which a plugin's
         # registered classes are not in; SoundNetModel has no loss, as any in-tree base model.

@@ -87,7 +87,7 @@ def independent_scores(paths: dict[str, Path], waveform: np.ndarray, labels: lis
         return_tensors="pt",
     )
     with torch.no_grad():
-        audio = student.get_audio_features(inputs["input_values"], inputs["attention_mask"])[0].double()
+        audio = student.get_audio_features(inputs["input_values"], inputs["attention_mask"]).pooler_output[0].double()
         text = teacher.get_text_features(**tokens)
         text = (text if isinstance(text, torch.Tensor) else text.pooler_output).double()
         scale = teacher.logit_scale.exp().double()

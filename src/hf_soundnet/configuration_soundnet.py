@@ -199,6 +199,8 @@ class SoundNetConfig(PreTrainedConfig):
     """
 
     model_type = "soundnet"
+    # The embedding head projects into an image-text teacher's space, as `ClapAudioConfig.projection_dim` does.
+    attribute_map = {"projection_dim": "embedding_dim"}
     classifier_types: ClassVar[tuple[str, ...]] = ("linear", "pretrained_heads")
 
     conv_channels: list[int] | tuple[int, ...] = (16, 32, 64, 128, 256, 512, 1024)

@@ -16,6 +16,7 @@ zero-shot model needs, like transformers' CLAP: `get_audio_features` (one vector
 import torch
 from torch import nn
 from torch.nn import functional as F
+from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 from .configuration_soundnet import SoundNetConfig, conv_output_length
 
@@ -77,6 +78,16 @@ class SoundNetAudioEmbeddingMixin:
     Feature methods of a SoundNet model with an `embedding_head` ([`SoundNetEmbeddingHead`]) and a `soundnet` trunk.
     """
 
+    def embedding_head_or_error(self) -> "SoundNetEmbeddingHead":
+        """The model's embedding head; a `ValueError` saying what to do when it has none."""
+        head = getattr(self, "embedding_head", None)
+        if head is None:
+            raise ValueError(
+                f"{type(self).__name__} has no embedding head (config.embedding_dim is None); pre-train one on a "
+                "corpus with an --embedding_teachers column."
+            )
+        return head
+
     def embedding_steps(
         self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None, hidden_states=None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -87,12 +98,7 @@ class SoundNetAudioEmbeddingMixin:
             `(embeddings (batch_size, num_steps, dim), step_lengths (batch_size,) or None)`; lengths need an
             `attention_mask`.
         """
-        head = getattr(self, "embedding_head", None)
-        if head is None:
-            raise ValueError(
-                f"{type(self).__name__} has no embedding head (config.embedding_dim is None); pre-train one on a "
-                "corpus with an --embedding_teachers column."
-            )
+        head = self.embedding_head_or_error()
         if hidden_states is None:
             hidden_states = self.soundnet(
                 input_values,
@@ -108,7 +114,7 @@ class SoundNetAudioEmbeddingMixin:
         return head(hidden_states[head.layer_index], frame_lengths)
 
     def get_audio_step_features(
-        self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None
+        self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None, hidden_states=None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """
         One L2-normalised embedding per conv8 step, in the teacher's space (compare with its text embeddings by dot
@@ -118,28 +124,59 @@ class SoundNetAudioEmbeddingMixin:
             input_values (`torch.FloatTensor` of shape `(batch_size, num_samples)`): waveforms as
                 `SoundNetFeatureExtractor` gives them.
             attention_mask (`torch.LongTensor` of shape `(batch_size, num_samples)`, *optional*): valid samples.
+            hidden_states (`tuple[torch.FloatTensor]`, *optional*): the trunk's block outputs, when already computed.
 
         Returns:
             `(embeddings, step_mask)`: `(batch_size, num_steps, embedding_dim)` and `(batch_size, num_steps)` long,
             1 for the valid steps of each clip (all 1 without `attention_mask`).
         """
-        embeddings, lengths = self.embedding_steps(input_values, attention_mask)
+        embeddings, lengths = self.embedding_steps(input_values, attention_mask, hidden_states=hidden_states)
         steps = torch.arange(embeddings.shape[1], device=embeddings.device)
         if lengths is None:
             lengths = torch.full((embeddings.shape[0],), embeddings.shape[1], device=embeddings.device)
         return embeddings, (steps[None] < lengths[:, None]).long()
 
     def get_audio_features(
-        self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
+        self,
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithPooling | tuple:
         """
-        One L2-normalised embedding per clip: the mean of its valid step embeddings, normalised again (like CLAP's
-        `get_audio_features`, but a tensor).
+        The clip embeddings, as transformers' `ClapModel.get_audio_features` gives them.
+
+        Args:
+            input_values (`torch.FloatTensor` of shape `(batch_size, num_samples)`): waveforms as
+                `SoundNetFeatureExtractor` gives them.
+            attention_mask (`torch.LongTensor` of shape `(batch_size, num_samples)`, *optional*): valid samples.
+            output_hidden_states (`bool`, *optional*): also the trunk's block outputs up to the head's layer.
+            return_dict (`bool`, *optional*): a `BaseModelOutputWithPooling` (default) or a tuple.
 
         Returns:
-            `torch.FloatTensor` of shape `(batch_size, embedding_dim)`.
+            `BaseModelOutputWithPooling`: `pooler_output` `(batch_size, embedding_dim)` the L2-normalised clip
+            embedding (the mean of its valid step embeddings, normalised again); `last_hidden_state`
+            `(batch_size, num_steps, embedding_dim)` the step embeddings (zero past a clip's end); `hidden_states`
+            the trunk's block outputs `(batch_size, channels, frames)` when asked.
         """
-        return pool_steps(*self.get_audio_step_features(input_values, attention_mask))
+        return_dict = return_dict if return_dict is not None else self.config.use_return_dict
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        head = self.embedding_head_or_error()
+        hidden_states = self.soundnet(
+            input_values,
+            attention_mask=attention_mask,
+            output_hidden_states=True,
+            return_dict=True,
+            num_blocks=head.layer_index + 1,
+        ).hidden_states
+        steps, step_mask = self.get_audio_step_features(input_values, attention_mask, hidden_states=hidden_states)
+        pooled = pool_steps(steps, step_mask)
+        hidden_states = hidden_states if output_hidden_states else None
+        if not return_dict:
+            return tuple(value for value in (steps, pooled, hidden_states) if value is not None)
+        return BaseModelOutputWithPooling(last_hidden_state=steps, pooler_output=pooled, hidden_states=hidden_states)
 
 
 def pool_steps(embeddings: torch.Tensor, step_mask: torch.Tensor) -> torch.Tensor:

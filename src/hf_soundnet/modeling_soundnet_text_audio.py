@@ -216,22 +216,6 @@ class SoundNetTextAudioModel(SoundNetAudioEmbeddingMixin, PreTrainedModel):
         text_outputs.pooler_output = F.normalize(self.text_projection(text_outputs.pooler_output), dim=-1)
         return text_outputs
 
-    def get_audio_features(
-        self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs
-    ) -> BaseModelOutputWithPooling:
-        """
-        Like `ClapModel.get_audio_features`: `pooler_output` the L2-normalised clip embedding
-        `(batch_size, embedding_dim)` (the mean of its valid step embeddings, normalised again), and
-        `last_hidden_state` the step embeddings `(batch_size, num_steps, embedding_dim)` (zero past a clip's end).
-
-        Args:
-            input_values (`torch.FloatTensor` of shape `(batch_size, num_samples)`): as the processor gives them.
-            attention_mask (`torch.LongTensor` of shape `(batch_size, num_samples)`, *optional*): valid samples
-                (the processor's `audio_attention_mask`).
-        """
-        steps, step_mask = self.get_audio_step_features(input_values, attention_mask)
-        return BaseModelOutputWithPooling(last_hidden_state=steps, pooler_output=pool_steps(steps, step_mask))
-
     def scores(self, audio_embeds: torch.Tensor, text_embeds: torch.Tensor) -> torch.Tensor:
         """`exp(logit_scale) * audio_embeds @ text_embeds.T (+ logit_bias)`, over the last axis of both."""
         logits = self.logit_scale.exp() * audio_embeds @ text_embeds.T
