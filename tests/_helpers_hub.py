@@ -31,6 +31,16 @@ class BlockPlugin(MetaPathFinder):
         return None
 
 
+def block_plugin() -> None:
+    """Makes `hf_soundnet` unimportable in this process ([`BlockPlugin`]) and checks that the block holds."""
+    sys.meta_path.insert(0, BlockPlugin())
+    try:
+        import hf_soundnet  # noqa: F401
+    except ImportError:
+        return
+    raise SystemExit("hf_soundnet is still importable: the block does not work")
+
+
 def describe(model: str, waveform_file: str, trust_remote_code: bool) -> dict:
     """Outputs of AutoConfig, AutoFeatureExtractor, AutoModel, AutoModelForAudioClassification and the pipeline."""
     import numpy as np
@@ -98,13 +108,7 @@ def main(argv: list[str]) -> None:
     block = argv[:1] == ["--block-plugin"]
     model, waveform_file = argv[1:] if block else argv
     if block:
-        sys.meta_path.insert(0, BlockPlugin())
-        try:
-            import hf_soundnet  # noqa: F401
-        except ImportError:
-            pass
-        else:
-            raise SystemExit("hf_soundnet is still importable: the block does not work")
+        block_plugin()
     else:
         import hf_soundnet  # noqa: F401
     result = describe(model, waveform_file, trust_remote_code=block)

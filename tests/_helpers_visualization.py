@@ -6,10 +6,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import torch
-from conftest import TINY_CONFIG, released_style_tiny_config
+from conftest import TINY_CONFIG, released_style_tiny_config, save_tiny_checkpoint  # noqa: F401 (re-exported)
 
-from hf_soundnet import SoundNetConfig, SoundNetFeatureExtractor, SoundNetForAudioClassification
+from hf_soundnet import SoundNetConfig
 
 
 # A tiny net with SoundNet-like hops: conv3 frames 93 ms apart, each hearing 0.17 s; conv8 steps 0.19 s apart.
@@ -32,21 +31,6 @@ CLIPS = (
     ("forest_track.mp3", "forest.mp3", 5.0, 4.0),
     ("short_stereo_48k.wav", "short48k.wav", 0.0, None),
 )
-
-
-def save_tiny_checkpoint(path: Path, config: SoundNetConfig | None = None, seed: int = 0) -> Path:
-    """A random `SoundNetForAudioClassification` with released-style heads (5 objects + 3 scenes, named) and
-    non-trivial BN statistics, saved with the default feature extractor."""
-    torch.manual_seed(seed)
-    config = config or released_style_tiny_config()
-    model = SoundNetForAudioClassification(config).eval()
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm1d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-    model.save_pretrained(path)
-    SoundNetFeatureExtractor().save_pretrained(path)
-    return path
 
 
 def units_config(**overrides) -> SoundNetConfig:

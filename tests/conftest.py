@@ -50,6 +50,22 @@ def released_style_tiny_config():
     )
 
 
+def save_tiny_checkpoint(path: Path, config=None, seed: int = 0) -> Path:
+    """A random `SoundNetForAudioClassification` (released-style heads unless `config` says otherwise) with
+    non-trivial BN statistics, saved with the default feature extractor at `path`."""
+    from hf_soundnet import SoundNetFeatureExtractor, SoundNetForAudioClassification
+
+    torch.manual_seed(seed)
+    model = SoundNetForAudioClassification(config or released_style_tiny_config()).eval()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    model.save_pretrained(path)
+    SoundNetFeatureExtractor().save_pretrained(path)
+    return path
+
+
 @pytest.fixture
 def tiny_config():
     """3 blocks, 4-8 channels, heads of 5 and 3 classes; the heads need 1,024+ samples."""

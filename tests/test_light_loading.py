@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 import torch
 from _helpers_downstream import run_script
-from conftest import released_style_tiny_config
+from conftest import released_style_tiny_config, save_tiny_checkpoint
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
 from hf_soundnet import (
     SoundNetConfig,
     SoundNetFeatureExtractor,
-    SoundNetForAudioClassification,
     SoundNetModel,
     _started_as_cli,
     load_audio,
@@ -32,22 +31,9 @@ from hf_soundnet.inference.light_loading import load_fast_classifier
 HEAVY_MODULES = ("hf_soundnet.modeling_soundnet", "transformers.pipelines")
 
 
-def save_tiny(path, config=None, seed: int = 0):
-    """A tiny random classifier with non-trivial BN statistics and the default feature extractor, saved at `path`."""
-    torch.manual_seed(seed)
-    model = SoundNetForAudioClassification(config or released_style_tiny_config()).eval()
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm1d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-    model.save_pretrained(path)
-    SoundNetFeatureExtractor().save_pretrained(path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
-    return save_tiny(tmp_path_factory.mktemp("tiny"))
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
 
 
 def eager_logits(model, input_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,7 +83,7 @@ def test_reduced_precision_is_built_in_that_precision(tiny_checkpoint):
 def test_checkpoints_it_does_not_read_exactly_give_none(tmp_path, tiny_checkpoint):
     assert load_fast_classifier("someone/soundnet8") is None  # a Hub id: transformers' loader and its cache
     assert load_fast_classifier(tmp_path / "missing") is None
-    linear = save_tiny(
+    linear = save_tiny_checkpoint(
         tmp_path / "linear", SoundNetConfig(**released_style_tiny_config().to_dict() | {"classifier_type": "linear"})
     )
     assert load_fast_classifier(linear) is None  # no released heads

@@ -26,14 +26,8 @@ from hf_soundnet.hub import check_checkpoint_folder
 REMOTE_SCRIPT = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from _helpers_hub import BlockPlugin
-sys.meta_path.insert(0, BlockPlugin())
-try:
-    import hf_soundnet
-except ImportError:
-    pass
-else:
-    raise SystemExit("hf_soundnet is still importable: the block does not work")
+from _helpers_hub import block_plugin
+block_plugin()
 from transformers import pipeline
 
 classify = pipeline("audio-classification", model=sys.argv[2], trust_remote_code=True)

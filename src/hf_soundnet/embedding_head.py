@@ -88,6 +88,19 @@ class SoundNetAudioEmbeddingMixin:
             )
         return head
 
+    def trunk_hidden_states(
+        self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]:
+        """The trunk's block outputs `(batch_size, channels, frames)`, up to the embedding head's layer."""
+        head = self.embedding_head_or_error()
+        return self.soundnet(
+            input_values,
+            attention_mask=attention_mask,
+            output_hidden_states=True,
+            return_dict=True,
+            num_blocks=head.layer_index + 1,
+        ).hidden_states
+
     def embedding_steps(
         self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None, hidden_states=None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -100,13 +113,7 @@ class SoundNetAudioEmbeddingMixin:
         """
         head = self.embedding_head_or_error()
         if hidden_states is None:
-            hidden_states = self.soundnet(
-                input_values,
-                attention_mask=attention_mask,
-                output_hidden_states=True,
-                return_dict=True,
-                num_blocks=head.layer_index + 1,
-            ).hidden_states
+            hidden_states = self.trunk_hidden_states(input_values, attention_mask)
         frame_lengths = None
         if attention_mask is not None:
             input_lengths = attention_mask.sum(-1).to(torch.long)
@@ -163,14 +170,7 @@ class SoundNetAudioEmbeddingMixin:
         return_dict = return_dict if return_dict is not None else self.config.use_return_dict
         if output_hidden_states is None:
             output_hidden_states = self.config.output_hidden_states
-        head = self.embedding_head_or_error()
-        hidden_states = self.soundnet(
-            input_values,
-            attention_mask=attention_mask,
-            output_hidden_states=True,
-            return_dict=True,
-            num_blocks=head.layer_index + 1,
-        ).hidden_states
+        hidden_states = self.trunk_hidden_states(input_values, attention_mask)
         steps, step_mask = self.get_audio_step_features(input_values, attention_mask, hidden_states=hidden_states)
         pooled = pool_steps(steps, step_mask)
         hidden_states = hidden_states if output_hidden_states else None
