@@ -60,7 +60,7 @@ def test_worker_batches_arrive_in_shared_memory_and_equal_in_process_decoding(au
 
 @pytest.mark.parametrize(
     ("device", "cores", "expected"),
-    [("cpu", 1, (1, 1)), ("cpu", 2, (1, 1)), ("cpu", 16, (8, 8)), ("cpu", 3, (1, 2)), ("cuda", 16, (15, 1))],
+    [("cpu", 1, (1, 1)), ("cpu", 2, (2, 1)), ("cpu", 16, (9, 8)), ("cpu", 3, (2, 2)), ("cuda", 16, (15, 1))],
 )
 def test_default_parallelism_splits_the_cores(device, cores, expected):
     assert default_parallelism(device, cores) == expected

@@ -415,6 +415,28 @@ def test_workers_decode_and_padded_batches_equal_single_calls(
         assert max(abs(single_all[label] - as_dict(got_all)[label]) for label in single_all) < 1e-4
 
 
+def test_model_runs_on_the_cores_the_workers_leave(classifier, mixed_files):
+    """With decoding workers, each batch's forward runs with torch's threads lowered to the cores the workers leave
+    (at least one), and the user's thread count is back after the call; without workers it is left alone."""
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    seen: list[int] = []
+    hook = classifier.model.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    torch.set_num_threads(cores)
+    try:
+        classifier(mixed_files[:4], batch_size=2, num_workers=1)
+        assert seen == [max(1, cores - 1)] * 2
+        assert torch.get_num_threads() == cores
+        seen.clear()
+        classifier(mixed_files[:2], batch_size=2, num_workers=0)
+        assert seen == [cores]
+    finally:
+        hook.remove()
+        torch.set_num_threads(before)
+
+
 def test_bad_file_in_a_batch_keeps_the_others(classifier, mixed_files, tmp_path):
     """A list with undecodable files: every other file is classified, then one error names each failed input and
     its problem, and carries every answer (None where an input failed)."""

@@ -271,6 +271,20 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
         target = self.covered_num_samples(tiled)
         return waveform if target == waveform.shape[0] else np.resize(waveform, target)
 
+    def clip_input_values(self, clip, source: str = "input") -> np.ndarray:
+        """
+        One clip as the model reads it: [`to_mono_float`], [`repeat_short`], then scaled by `input_scale`; what
+        `__call__` makes of each clip before padding, without the batch (no padding, no mask).
+
+        Args:
+            clip: one clip, as [`to_mono_float`] accepts it.
+            source: what to call the clip in error messages.
+
+        Returns:
+            `np.ndarray` of shape `(num_samples,)`, float32.
+        """
+        return self.repeat_short(self.to_mono_float(clip, source=source)) * np.float32(self.input_scale)
+
     def __call__(
         self,
         raw_audio,
@@ -311,10 +325,7 @@ class SoundNetFeatureExtractor(SequenceFeatureExtractor):
                 "Pass `sampling_rate` to catch silent errors."
             )
 
-        values = [
-            self.repeat_short(self.to_mono_float(clip, source=f"clip {i}")) * np.float32(self.input_scale)
-            for i, clip in enumerate(clips)
-        ]
+        values = [self.clip_input_values(clip, source=f"clip {i}") for i, clip in enumerate(clips)]
 
         padded = self.pad(
             BatchFeature({"input_values": values}),

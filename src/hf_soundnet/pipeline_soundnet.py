@@ -19,7 +19,8 @@ With a SoundNet model it differs from upstream in what it accepts and what it an
 - Lists, datasets and generators are decoded in the pipeline's own DataLoader workers (`num_workers`, upstream's
   call argument): each worker runs `preprocess` (decoding, channel policy, resampling, repetition of short clips) and
   pads a batch of `batch_size` clips ([`PipelineBatchCollator`]); the model runs once per padded batch with an
-  attention mask, which makes each answer equal to the single call on that input (to float32 summation order).
+  attention mask, which makes each answer equal to the single call on that input (to float32 summation order), on
+  the cores the workers leave ([`threads_beside_workers`], as `hf_soundnet.inference.parallelism` splits them).
   Answers come in input order. A file over `stream_longer_than` is streamed by the process that holds the model, not
   by a worker.
 - An input of a list that cannot be classified never loses the others: every input is tried, then
@@ -56,6 +57,7 @@ This module therefore imports root-level siblings only, and the streaming module
 """
 
 import collections.abc
+import contextlib
 import functools
 import importlib
 import os
@@ -67,7 +69,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, default_collate
-from transformers import AudioClassificationPipeline
+from transformers import AudioClassificationPipeline, BatchFeature
 from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
 from transformers.utils import ModelOutput
 
@@ -150,17 +152,27 @@ class SoundNetAudioClassificationPipeline(AudioClassificationPipeline):
         rate, mode = extractor.sampling_rate, extractor.channel_mode
         if isinstance(inputs, os.PathLike):
             inputs = os.fspath(inputs)
+        name = None  # of a decoded file or byte string
         if isinstance(inputs, str) and inputs.startswith(("http://", "https://")):
             import httpx
 
-            inputs = load_audio(httpx.get(inputs, follow_redirects=True).content, rate, name=inputs, channel_mode=mode)
+            name = inputs
+            inputs = load_audio(httpx.get(inputs, follow_redirects=True).content, rate, name=name, channel_mode=mode)
         elif isinstance(inputs, str):
             if stream_longer_than and streaming() and (header_duration(inputs) or 0.0) > stream_longer_than:
                 # Streamed by `_forward`, in the process that holds the model (not in a decoding worker).
                 return {"stream_path": inputs}
+            name = inputs
             inputs = load_audio(inputs, sampling_rate=rate, channel_mode=mode)
         elif isinstance(inputs, (bytes, bytearray)):
+            name = "<bytes>"
             inputs = load_audio(bytes(inputs), sampling_rate=rate, channel_mode=mode)
+        if name is not None and hasattr(extractor, "clip_input_values"):
+            # One mono clip at the extractor's rate: its row, as the extractor's call makes it, without the batch
+            # (padding one clip, an all-ones mask) that cost a decoding worker about 6% of its time per 30 s file.
+            values = torch.from_numpy(extractor.clip_input_values(inputs[0], source=name))[None]
+            processed = BatchFeature({"input_values": values})
+            return processed.to(dtype=self.dtype) if self.dtype is not None else processed
         if isinstance(inputs, np.ndarray) and inputs.ndim == 2 and inputs.shape[0] == 1:
             inputs = inputs[0]  # load_audio's (1, num_samples)
         if isinstance(inputs, torch.Tensor):
@@ -170,9 +182,12 @@ class SoundNetAudioClassificationPipeline(AudioClassificationPipeline):
         processed = extractor([inputs], sampling_rate=rate, return_tensors="pt")
         return processed.to(dtype=self.dtype) if self.dtype is not None else processed
 
-    def _forward(self, model_inputs):
+    def _forward(self, model_inputs, num_threads: int | None = None):
         if "rows" in model_inputs:
-            return self._forward_batch(model_inputs)
+            if num_threads is None:
+                return self._forward_batch(model_inputs)
+            with torch_threads(num_threads):
+                return self._forward_batch(model_inputs)
         if "stream_path" in model_inputs:
             from .modeling_soundnet import SoundNetAudioClassifierOutput
 
@@ -209,7 +224,8 @@ class SoundNetAudioClassificationPipeline(AudioClassificationPipeline):
         channel policy, resampling, repetition of short clips) and keeps an input's error instead of raising it; the
         workers pad each batch of `batch_size` clips ([`PipelineBatchCollator`], sent with their lengths, not an int64
         mask); and `_forward` runs the model once per batch with an attention mask, and streams long files in this
-        process.
+        process. While workers decode, the model runs on the cores they leave ([`threads_beside_workers`]: torch's
+        thread count is lowered for each batch's forward and restored after it).
         """
         if not self.is_soundnet:
             return super().get_iterator(
@@ -222,6 +238,7 @@ class SoundNetAudioClassificationPipeline(AudioClassificationPipeline):
             dataset = PipelineIterator(inputs, self._preprocess_keeping_errors, preprocess_params)
         if num_workers > 0:
             preload_decoder()  # forked workers inherit FFmpeg's libraries instead of each loading them
+            forward_params = {**forward_params, "num_threads": threads_beside_workers(num_workers)}
         loader = DataLoader(
             dataset, num_workers=num_workers, batch_size=batch_size, collate_fn=PipelineBatchCollator(self)
         )
@@ -433,6 +450,32 @@ class PipelineBatchCollator:
         }
 
 
+def threads_beside_workers(num_workers: int) -> int:
+    """
+    torch threads for the model while `num_workers` decoding processes run beside it: the cores they leave, at least
+    one, and never more than torch's current count (a lower count the user set is kept). Decoding a file costs more
+    CPU than its fast forward (README, "Benchmarks"), so with every core running torch threads the model's threads
+    and the workers take turns on the cores and the pipeline slows down (the split of
+    `hf_soundnet.inference.parallelism`, computed here because this module imports root-level siblings only).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(torch.get_num_threads(), cores - num_workers))
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """torch's intra-op thread count set to `count` inside the block, and restored after it."""
+    before = torch.get_num_threads()
+    if count == before:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @functools.cache
 def streaming() -> ModuleType | None:
     """
@@ -498,4 +541,5 @@ __all__ = [
     "SoundNetAudioClassificationPipeline",
     "header_duration",
     "streaming",
+    "threads_beside_workers",
 ]
