@@ -177,6 +177,7 @@ def test_import_registers_except_in_the_command(tiny_checkpoint):
         (["python", "-m", "hf_soundnet.cli.classify"], False),
         (["python", "-c", "import hf_soundnet", "-m", "hf_soundnet.cli"], False),
         (["python", "train.py", "--model", "soundnet"], False),
+        (["python", "/home/user/soundnet.py", "classify"], False),  # a user's script registers at import
         (["python"], False),
     ],
 )

@@ -93,6 +93,10 @@ def register() -> None:
     _registered = True
 
 
+# The file names of the `soundnet` console script: pip's on POSIX and its Windows launcher's.
+_CONSOLE_SCRIPT_NAMES = ("soundnet", "soundnet.exe", "soundnet-script.py")
+
+
 def _started_as_cli(argv: list[str] | None = None) -> bool:
     """Whether this process's program (`sys.orig_argv`, or `argv`) is the `soundnet` command: `python -m
     hf_soundnet.cli ...` (also under `accelerate launch -m`) or the `soundnet` console script."""
@@ -105,8 +109,8 @@ def _started_as_cli(argv: list[str] | None = None) -> bool:
             return False
         if argument in ("-W", "-X", "--check-hash-based-pycs"):
             next(arguments, None)  # the option's value
-        elif not argument.startswith("-"):  # the script
-            return os.path.splitext(os.path.basename(argument))[0] == "soundnet"
+        elif not argument.startswith("-"):  # the script: the console script itself, not a user's `soundnet.py`
+            return os.path.basename(argument) in _CONSOLE_SCRIPT_NAMES
     return False
 
 
