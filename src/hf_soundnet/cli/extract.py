@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format in ("parquet", DATASET_FORMAT) and importlib.util.find_spec("pyarrow") is None:
         raise UsageError(f"--format {args.format} needs pyarrow: pip install 'hf-soundnet[train]' (or pyarrow).")
     inputs = collect_inputs(args.paths)
+    options = common.with_decoder(options, args, len(inputs))
     group = ProcessGroup.from_environment()
     try:
         return extract_into(args, common.options_for_process(options, group, args.use_cpu), inputs, group)
@@ -126,7 +127,12 @@ def extract_into(
     errors part, and process 0 merges the errors and prints the summary; every process returns the run's status.
     """
     model_name, model, extractor = load_model(
-        args.model, device=options.device, quiet=args.quiet, fast=options.fast, precision=options.precision
+        args.model,
+        device=options.device,
+        quiet=args.quiet,
+        fast=options.fast,
+        precision=options.precision,
+        decoder=options.decoder,
     )
     try:
         spec = resolve_layer(model, args.layer)
