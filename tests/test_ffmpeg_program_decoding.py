@@ -126,6 +126,21 @@ def test_errors_name_the_file_and_the_problem(made_files, tmp_path, decoder):
         load_audio(b"", decoder=decoder)
 
 
+@pytest.mark.parametrize("decoder", ["ffmpeg", "torchcodec"])
+def test_a_decoding_error_inside_the_file_fails_it_with_either_decoder(audio_dir, tmp_path, decoder):
+    """torchcodec raises at the first frame it cannot decode; the program is run with `-max_error_rate 0` to fail
+    too (by default it skips the frame and writes the rest)."""
+    damaged = np.frombuffer((audio_dir / "forest_track.mp3").read_bytes(), np.uint8).copy()
+    rng = np.random.default_rng(0)
+    damaged[rng.integers(20000, damaged.size, 200)] = rng.integers(0, 256, 200)
+    (tmp_path / "damaged.mp3").write_bytes(damaged.tobytes())
+    wav = (audio_dir / "railroad.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(wav[: len(wav) // 2 + 1])  # ends inside a sample
+    for name in ("damaged.mp3", "cut.wav"):
+        with pytest.raises(AudioLoadError, match=f"{name}: cannot decode audio"):
+            load_audio(tmp_path / name, decoder=decoder)
+
+
 def test_program_errors_carry_ffmpegs_words(made_files, tmp_path):
     with pytest.raises(AudioLoadError, match=r"video_only.mp4: cannot decode audio \(no audio stream in the input\)"):
         decode_with_ffmpeg_program(made_files["video_only.mp4"])
@@ -133,6 +148,7 @@ def test_program_errors_carry_ffmpegs_words(made_files, tmp_path):
         load_audio(made_files["no_samples.wav"], decoder="ffmpeg")
     nan = np.zeros((1, 500), np.float32)
     nan[0, 7] = np.nan
+    # Placeholder sizes (more data than the file holds): both decoders read the samples there are.
     (tmp_path / "nan.wav").write_bytes(float_wav(nan, 22050, extensible=False, list_chunk=b"INFO"))
     for decoder in ("ffmpeg", "torchcodec"):
         with pytest.raises(AudioLoadError, match="nan.wav: decoded audio contains NaN"):

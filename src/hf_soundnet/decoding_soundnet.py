@@ -164,7 +164,7 @@ def decode_with_ffmpeg_program(source: str | os.PathLike | bytes, name: str | No
     Decodes a whole file (or its bytes) with the `ffmpeg` program at its own rate and channels: the samples of
     torchcodec's `AudioDecoder(source).get_all_samples()` (the same FFmpeg libraries decode and convert to float),
     without importing torchcodec. The program writes a float32 WAV into a pipe (`ffmpeg -nostdin -v error -i SOURCE
-    -map_metadata -1 -f wav -acodec pcm_f32le -`), read whole.
+    -map_metadata -1 -f wav -acodec pcm_f32le -`, failing on any frame it cannot decode), read whole.
 
     Bytes are written to a temporary file rather than piped to the program's stdin: a container whose index is at
     its end (an MP4/M4A without `+faststart`) can only be read from a seekable input, as torchcodec reads bytes.
@@ -196,7 +196,11 @@ def decode_with_ffmpeg_program(source: str | os.PathLike | bytes, name: str | No
             return decode_with_ffmpeg_program(file.name, name=name)
     path = os.fspath(source)
     # `file:` keeps FFmpeg from reading a path such as `a:b.mp3` as a protocol (`-i` takes any next argument).
-    command = [program, "-nostdin", "-v", "error", "-i", f"file:{path}", "-map_metadata", "-1"]
+    # `-max_error_rate 0`: fail (exit status 69) when any frame fails to decode, where torchcodec raises, rather than
+    # skip the damaged frames; not `-xerror`, which also fails on a packet cut short by the end of the file (a WAV
+    # whose header states more data than it holds), which torchcodec decodes.
+    command = [program, "-nostdin", "-v", "error", "-max_error_rate", "0", "-i", f"file:{path}"]
+    command += ["-map_metadata", "-1"]
     command += ["-f", "wav", "-acodec", "pcm_f32le", "-"]
     result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, check=False)
     if result.returncode != 0:
