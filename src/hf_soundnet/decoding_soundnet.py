@@ -168,8 +168,9 @@ def decode_with_ffmpeg_program(source: str | os.PathLike | bytes, name: str | No
 
     Bytes are written to a temporary file rather than piped to the program's stdin: a container whose index is at
     its end (an MP4/M4A without `+faststart`) can only be read from a seekable input, as torchcodec reads bytes.
-    In a file with several audio streams, the program takes the one with the most channels (preferring the default
-    one) where torchcodec takes FFmpeg's "best" stream; they are the same stream in files with one audio stream.
+    In a file with several audio streams, the program takes the default one, else the one with the most channels,
+    where torchcodec takes FFmpeg's "best" stream (the default one, else by frames and bit rate): the same stream
+    when the file has one audio stream or marks one as default (as Matroska and MP4 muxers mark the first).
 
     Args:
         source: a path, or the encoded bytes of a file.

@@ -8,6 +8,10 @@ scene. A file that fails gives `{"path": ..., "error": ...}` (also on stderr).
 
 Each successful record also names the `model`, its `weights_sha256`, `top_k` and `precision`.
 
+Decoding (--decoder): with auto, up to 8 files are decoded by the `ffmpeg` program, a child process per file, which
+spares importing torchcodec (about 1 s of start-up); more files are decoded by torchcodec, quicker per file. The
+samples, hence the records, are the same.
+
 With --plot DIR, each classified file also gets a timeline picture, `DIR/<path below the inputs' folder>.png`
 (waveform, then the object and scene heat strips per conv8 step), drawn from the probabilities of the same forward
 (needs matplotlib: pip install "hf-soundnet[viz]"). A picture that cannot be written is reported and exits 1.

@@ -146,8 +146,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         "decoder",
         choices=DECODER_CHOICES,
         default="auto",
-        help="What decodes the audio: torchcodec in this process, or the ffmpeg program in a child process per file "
-        "(the same samples). auto (default): ffmpeg for at most "
+        help="What decodes the audio: torchcodec, or the ffmpeg program (a process per file); the samples are the "
+        "same. auto (default): ffmpeg for at most "
         f"{AUTO_FFMPEG_MAX_FILES} input files when the program is on PATH (it spares torchcodec's import, about 1 s "
         "of start-up), torchcodec otherwise (quicker per file).",
     )

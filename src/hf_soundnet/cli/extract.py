@@ -17,6 +17,10 @@ Long files (over --stream-longer-than seconds, default 600) are streamed: decode
 with exact context (`hf_soundnet.inference.streaming`), so hours of audio take bounded memory and give the same frames as a
 whole-file forward.
 
+Decoding (--decoder): with auto, up to 8 files are decoded by the `ffmpeg` program, a child process per file, and
+their durations read by `ffprobe`, which spares importing torchcodec (about 1 s of start-up); more files are decoded
+by torchcodec. The samples are the same (streamed files are always decoded as above).
+
 Resumable: files whose output exists are skipped. Failed files are listed on stderr and in OUT/errors.jsonl.
 
 Example:
