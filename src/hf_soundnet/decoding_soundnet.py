@@ -128,8 +128,8 @@ def ffmpeg_program_words(stderr: str, source: str) -> str:
 
 def _parse_wav(raw: bytes) -> tuple[np.ndarray, int]:
     """
-    `(samples (num_channels, num_samples) float32, sample rate)` of the float WAV that `ffmpeg -f wav -acodec
-    pcm_f32le -` writes: RIFF chunks walked by their sizes (`fmt `, possibly WAVE_FORMAT_EXTENSIBLE, for more than
+    `(samples, sample rate)` of the float WAV that `ffmpeg -f wav -acodec pcm_f32le -` writes, the samples as a
+    read-only view of `raw` of shape `(num_samples, num_channels)` (interleaved, as stored): RIFF chunks walked by their sizes (`fmt `, possibly WAVE_FORMAT_EXTENSIBLE, for more than
     one channel; a `LIST` of tags; others skipped) up to `data`, whose samples run to the end of the output, since
     into a pipe FFmpeg cannot go back to write the sizes and leaves placeholders (0xFFFFFFFF) in the RIFF and data
     headers. Raises `ValueError` on anything else.
@@ -154,7 +154,7 @@ def _parse_wav(raw: bytes) -> tuple[np.ndarray, int]:
             channels, rate = layout
             frames = (len(raw) - body) // (4 * channels)
             samples = np.frombuffer(raw, dtype="<f4", count=frames * channels, offset=body)
-            return np.array(samples.reshape(frames, channels).T, dtype=np.float32, order="C"), rate
+            return samples.reshape(frames, channels), rate
         position = body + size + (size & 1)  # chunks are padded to an even size
     raise ValueError("the ffmpeg program wrote a WAV header without data")
 
@@ -182,6 +182,13 @@ def decode_with_ffmpeg_program(source: str | os.PathLike | bytes, name: str | No
     Raises:
         AudioLoadError: the program is missing, or it could not decode the source (with FFmpeg's words).
     """
+    interleaved, rate = _run_ffmpeg_program(source, name)
+    return np.array(interleaved.T, dtype=np.float32, order="C"), rate
+
+
+def _run_ffmpeg_program(source: str | os.PathLike | bytes, name: str | None) -> tuple[np.ndarray, int]:
+    """[`decode_with_ffmpeg_program`]'s samples as the read-only interleaved view `(num_samples, num_channels)`
+    of the program's output: `load_audio` copies only the channel it keeps (or the mean)."""
     is_bytes = isinstance(source, (bytes, bytearray))
     name = name or ("<bytes>" if is_bytes else os.fspath(source))
     program = shutil.which("ffmpeg")
@@ -194,7 +201,7 @@ def decode_with_ffmpeg_program(source: str | os.PathLike | bytes, name: str | No
         with tempfile.NamedTemporaryFile(prefix="soundnet-", suffix=".audio") as file:
             file.write(source)
             file.flush()
-            return decode_with_ffmpeg_program(file.name, name=name)
+            return _run_ffmpeg_program(file.name, name)
     path = os.fspath(source)
     # `file:` keeps FFmpeg from reading a path such as `a:b.mp3` as a protocol (`-i` takes any next argument).
     # `-max_error_rate 0`: fail (exit status 69) when any frame fails to decode, where torchcodec raises, rather than
@@ -203,11 +210,18 @@ def decode_with_ffmpeg_program(source: str | os.PathLike | bytes, name: str | No
     command = [program, "-nostdin", "-v", "error", "-max_error_rate", "0", "-i", f"file:{path}"]
     command += ["-map_metadata", "-1"]
     command += ["-f", "wav", "-acodec", "pcm_f32le", "-"]
-    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, check=False)
-    if result.returncode != 0:
-        raise _cannot_decode(name, ffmpeg_program_words(result.stderr.decode(errors="replace"), f"file:{path}"))
+    # stdout read by one `readall` (a bytes object grown in place: no second copy of the output, as joining chunks
+    # would make); stderr into a file, so that a long message never blocks the program while stdout is read.
+    with tempfile.TemporaryFile() as messages:
+        with subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=messages, bufsize=0
+        ) as run:
+            raw = run.stdout.readall()
+        if run.returncode != 0:
+            messages.seek(0)
+            raise _cannot_decode(name, ffmpeg_program_words(messages.read().decode(errors="replace"), f"file:{path}"))
     try:
-        return _parse_wav(result.stdout)
+        return _parse_wav(raw)
     except (ValueError, struct.error) as err:
         raise _cannot_decode(name, str(err)) from err
 
@@ -261,7 +275,8 @@ def load_audio(
             raise AudioLoadError(f"{name}: not readable (permission denied); give this user read access.")
         source = str(path)
     if decoder == "ffmpeg":
-        data, rate = decode_with_ffmpeg_program(source, name=name)
+        interleaved, rate = _run_ffmpeg_program(source, name)
+        data = interleaved.T  # (num_channels, num_samples), a read-only view: copied below, one channel with a mode
     else:
         try:
             samples = _decoder(source).get_all_samples()
@@ -278,7 +293,8 @@ def load_audio(
         )
     if channel_mode is not None:
         data = downmix(data, channel_mode)[None]
-    return resample(np.ascontiguousarray(data, dtype=np.float32), rate, sampling_rate)
+    audio = resample(np.ascontiguousarray(data, dtype=np.float32), rate, sampling_rate)
+    return audio if audio.flags.writeable else audio.copy()  # the program's output itself, when nothing changed it
 
 
 __all__ = [
