@@ -82,7 +82,7 @@ def test_classify_records_are_equal_with_either_decoder(released_checkpoint, aud
     assert records["ffmpeg"] == records["torchcodec"]
 
 
-def test_classify_files_passes_the_decoder(tiny_checkpoint, audio_dir):
+def test_classify_files_passes_the_decoder(tiny_checkpoint, audio_dir, monkeypatch, tmp_path):
     model, extractor = load_fast_classifier(tiny_checkpoint)
     files = [str(audio_dir / name) for name in RECORDINGS]
     by_decoder = {
@@ -95,6 +95,9 @@ def test_classify_files_passes_the_decoder(tiny_checkpoint, audio_dir):
     assert by_decoder["ffmpeg"] == by_decoder["torchcodec"]
     with pytest.raises(ValueError, match="`decoder` must be one of"):
         classify_files(model, extractor, files, decoder="auto")
+    monkeypatch.setenv("PATH", str(tmp_path))  # the program is what decodes: without it, each file fails alone
+    records = list(classify_files(model, extractor, files, num_workers=0, decoder="ffmpeg"))
+    assert all("needs `ffmpeg` on PATH" in record["error"] for record in records) and len(records) == len(files)
 
 
 @pytest.mark.parametrize("name", RECORDINGS)
@@ -103,7 +106,7 @@ def test_ffprobe_reads_the_header_duration_torchcodec_reads(audio_dir, name):
     assert probe_duration(path, "ffmpeg") == pytest.approx(probe_duration(path, "torchcodec"), abs=1e-6)
 
 
-def test_extract_files_gives_the_same_features_with_either_decoder(tiny_checkpoint, audio_dir):
+def test_extract_files_gives_the_same_features_with_either_decoder(tiny_checkpoint, audio_dir, monkeypatch, tmp_path):
     """Batched and streamed files (forest_track.mp3, 29.2 s, is streamed past 25 s: `ffprobe` read its duration)."""
     model, extractor = load_fast_classifier(tiny_checkpoint)
     files = [str(audio_dir / name) for name in RECORDINGS]
@@ -119,6 +122,9 @@ def test_extract_files_gives_the_same_features_with_either_decoder(tiny_checkpoi
         assert by_program.streamed == by_torchcodec.streamed == path.endswith("forest_track.mp3")
         assert by_program.duration_s == pytest.approx(by_torchcodec.duration_s, abs=1e-6)
         np.testing.assert_array_equal(by_program.features, by_torchcodec.features)
+    monkeypatch.setenv("PATH", str(tmp_path))  # the program is what decodes: without it, each file fails alone
+    outputs = list(extract_files(model, extractor, files, layer="conv2", num_workers=0, decoder="ffmpeg"))
+    assert all("needs `ffmpeg` on PATH" in output.error for output in outputs) and len(outputs) == len(files)
 
 
 @pytest.mark.slow
