@@ -1,6 +1,6 @@
-"""Decoding audio files and bytes with FFmpeg (torchcodec, or the `ffmpeg` program) at their own rate, reduced to mono when asked, and
-resampled with soxr, with errors that name the file and the problem. Shared by the CLI, the corpus tools, streaming
-and `SoundNetAudioClassificationPipeline` (also importable as `hf_soundnet.audio.decoding`).
+"""Decoding audio files and bytes with FFmpeg (torchcodec, or the `ffmpeg` program) at their own rate, reduced to
+mono when asked, and resampled with soxr, with errors that name the file and the problem. Shared by the CLI, the
+corpus tools, streaming and `SoundNetAudioClassificationPipeline` (also importable as `hf_soundnet.audio.decoding`).
 
 A plugin file at the package root, importing only root-level siblings (`errors.py`, `feature_extraction_soundnet.py`):
 `save_pretrained` copies it beside `pipeline_soundnet.py` (code upload copies `from .name import ...` siblings of the
@@ -129,10 +129,11 @@ def ffmpeg_program_words(stderr: str, source: str) -> str:
 def _parse_wav(raw: bytes) -> tuple[np.ndarray, int]:
     """
     `(samples, sample rate)` of the float WAV that `ffmpeg -f wav -acodec pcm_f32le -` writes, the samples as a
-    read-only view of `raw` of shape `(num_samples, num_channels)` (interleaved, as stored): RIFF chunks walked by their sizes (`fmt `, possibly WAVE_FORMAT_EXTENSIBLE, for more than
-    one channel; a `LIST` of tags; others skipped) up to `data`, whose samples run to the end of the output, since
-    into a pipe FFmpeg cannot go back to write the sizes and leaves placeholders (0xFFFFFFFF) in the RIFF and data
-    headers. Raises `ValueError` on anything else.
+    read-only view of `raw` of shape `(num_samples, num_channels)` (interleaved, as stored). The RIFF chunks are
+    walked by their sizes (`fmt `, WAVE_FORMAT_EXTENSIBLE for more than one channel; a `LIST` of tags; others
+    skipped) up to `data`, whose samples run to the end of the output: into a pipe FFmpeg cannot go back to write
+    the sizes and leaves placeholders (0xFFFFFFFF) in the RIFF and data headers. Raises `ValueError` on anything
+    else.
     """
     if len(raw) < 12 or raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
         raise ValueError("the ffmpeg program wrote no WAV header")
