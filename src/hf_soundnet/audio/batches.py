@@ -17,7 +17,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 from ..feature_extraction_soundnet import SoundNetFeatureExtractor
-from .decoding import load_audio, preload_decoder
+from .decoding import check_decoder, load_audio, preload_decoder
 
 
 AudioSource = str | os.PathLike | bytes | dict
@@ -75,6 +75,7 @@ class AudioFileDataset(Dataset):
         sources: any sequence (a list, or a lazy column wrapper) of the sources above.
         feature_extractor: supplies the rate, `channel_mode`, repetition of short clips and scaling.
         names: optional display names, one per source.
+        decoder: `"torchcodec"` or `"ffmpeg"` (the program; see `hf_soundnet.audio.decoding.load_audio`).
     """
 
     def __init__(
@@ -82,12 +83,15 @@ class AudioFileDataset(Dataset):
         sources: Sequence[AudioSource],
         feature_extractor: SoundNetFeatureExtractor,
         names: Sequence[str] | None = None,
+        decoder: str = "torchcodec",
     ):
         if names is not None and len(names) != len(sources):
             raise ValueError(f"Got {len(names)} names for {len(sources)} sources.")
+        check_decoder(decoder)
         self.sources = sources
         self.feature_extractor = feature_extractor
         self.names = names
+        self.decoder = decoder
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -101,7 +105,9 @@ class AudioFileDataset(Dataset):
                 source = source.get("bytes") or source.get("path")
                 if not source:
                     raise ValueError(f"{name}: the record has neither bytes nor a path.")
-            waveform = load_audio(source, extractor.sampling_rate, name=name, channel_mode=extractor.channel_mode)
+            waveform = load_audio(
+                source, extractor.sampling_rate, name=name, channel_mode=extractor.channel_mode, decoder=self.decoder
+            )
             mono = extractor.to_mono_float(waveform[0], source=name)
             values = extractor.repeat_short(mono) * np.float32(extractor.input_scale)
         except Exception as err:  # reported per file by the caller; one bad file never kills the batch
@@ -190,12 +196,13 @@ def make_loader(
 ) -> DataLoader:
     """
     A DataLoader of [`AudioBatch`]es; sources of similar size share a batch when the size is cheap to read.
-    `pin_memory=True` (for a GPU) puts each batch in page-locked memory for asynchronous copies.
+    `pin_memory=True` (for a GPU) puts each batch in page-locked memory for asynchronous copies. With workers, the
+    dataset's decoder is loaded first (torchcodec only when it decodes: the `ffmpeg` program needs no import).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
     if num_workers > 0:
-        preload_decoder()  # forked workers inherit FFmpeg's libraries instead of each loading them
+        preload_decoder(dataset.decoder)  # forked workers inherit FFmpeg's libraries instead of each loading them
     sizes_are_cheap = isinstance(dataset.sources, (list, tuple))  # a lazy column would be read whole to sort
     batches = (
         length_sorted_batches(dataset.sources, batch_size)

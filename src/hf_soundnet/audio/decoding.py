@@ -5,8 +5,12 @@ The functions live in the root-level `decoding_soundnet.py` so that code upload 
 """
 
 from ..decoding_soundnet import (
+    DECODERS,
     RESAMPLE_QUALITY,
     AudioLoadError,
+    check_decoder,
+    decode_with_ffmpeg_program,
+    ffmpeg_program_words,
     ffmpeg_words,
     load_audio,
     preload_decoder,
@@ -16,8 +20,12 @@ from ..decoding_soundnet import (
 
 
 __all__ = [
+    "DECODERS",
     "RESAMPLE_QUALITY",
     "AudioLoadError",
+    "check_decoder",
+    "decode_with_ffmpeg_program",
+    "ffmpeg_program_words",
     "ffmpeg_words",
     "load_audio",
     "preload_decoder",

@@ -8,6 +8,10 @@ scene. A file that fails gives `{"path": ..., "error": ...}` (also on stderr).
 
 Each successful record also names the `model`, its `weights_sha256`, `top_k` and `precision`.
 
+Decoding (--decoder): with auto, up to 8 files are decoded by the `ffmpeg` program, a child process per file, which
+spares importing torchcodec (about 1 s of start-up); more files are decoded by torchcodec, quicker per file. The
+samples, hence the records, are the same.
+
 With --plot DIR, each classified file also gets a timeline picture, `DIR/<path below the inputs' folder>.png`
 (waveform, then the object and scene heat strips per conv8 step), drawn from the probabilities of the same forward
 (needs matplotlib: pip install "hf-soundnet[viz]"). A picture that cannot be written is reported and exits 1.
@@ -57,6 +61,7 @@ from .common import (
     collect_inputs,
     load_model,
     options_for_process,
+    with_decoder,
 )
 from .jsonl_output import (
     OutputLock,
@@ -107,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         check_plot_dependency()
     inputs = collect_inputs(args.paths)
+    options = with_decoder(options, args, len(inputs))
     world_size = ProcessGroup.launched_world_size()
     if world_size > 1 and not args.output_file:
         raise UsageError(
@@ -129,7 +135,12 @@ def run(args: argparse.Namespace) -> int:
 def classify_into(args: argparse.Namespace, options: InferenceOptions, inputs: list[InputFile]) -> int:
     """Classifies the `inputs` not yet in `args.output_file` (stdout when unset) and appends their records."""
     model_name, model, extractor = load_model(
-        args.model, device=options.device, quiet=args.quiet, fast=options.fast, precision=options.precision
+        args.model,
+        device=options.device,
+        quiet=args.quiet,
+        fast=options.fast,
+        precision=options.precision,
+        decoder=options.decoder,
     )
     settings = {"weights_sha256": weights_sha256(model), "top_k": args.top_k, "precision": options.precision}
     done = read_done(args.output_file, settings) if args.output_file else set()
@@ -253,7 +264,12 @@ def classify_shared(
                 problem = str(err)
         agree(group, problem)
         model_name, model, extractor = load_model(
-            args.model, device=options.device, quiet=args.quiet, fast=options.fast, precision=options.precision
+            args.model,
+            device=options.device,
+            quiet=args.quiet,
+            fast=options.fast,
+            precision=options.precision,
+            decoder=options.decoder,
         )
         settings = {"weights_sha256": weights_sha256(model), "top_k": args.top_k, "precision": options.precision}
         done, problem = set(), None

@@ -17,6 +17,10 @@ Long files (over --stream-longer-than seconds, default 600) are streamed: decode
 with exact context (`hf_soundnet.inference.streaming`), so hours of audio take bounded memory and give the same frames as a
 whole-file forward.
 
+Decoding (--decoder): with auto, up to 8 files are decoded by the `ffmpeg` program, a child process per file, and
+their durations read by `ffprobe`, which spares importing torchcodec (about 1 s of start-up); more files are decoded
+by torchcodec. The samples are the same (streamed files are always decoded as above).
+
 Resumable: files whose output exists are skipped. Failed files are listed on stderr and in OUT/errors.jsonl.
 
 Example:
@@ -110,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format in ("parquet", DATASET_FORMAT) and importlib.util.find_spec("pyarrow") is None:
         raise UsageError(f"--format {args.format} needs pyarrow: pip install 'hf-soundnet[train]' (or pyarrow).")
     inputs = collect_inputs(args.paths)
+    options = common.with_decoder(options, args, len(inputs))
     group = ProcessGroup.from_environment()
     try:
         return extract_into(args, common.options_for_process(options, group, args.use_cpu), inputs, group)
@@ -126,7 +131,12 @@ def extract_into(
     errors part, and process 0 merges the errors and prints the summary; every process returns the run's status.
     """
     model_name, model, extractor = load_model(
-        args.model, device=options.device, quiet=args.quiet, fast=options.fast, precision=options.precision
+        args.model,
+        device=options.device,
+        quiet=args.quiet,
+        fast=options.fast,
+        precision=options.precision,
+        decoder=options.decoder,
     )
     try:
         spec = resolve_layer(model, args.layer)

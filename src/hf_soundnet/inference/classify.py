@@ -80,6 +80,7 @@ def classify_files(
     fast: bool = True,
     precision: str = "fp32",
     with_arrays: bool = False,
+    decoder: str = "torchcodec",
 ) -> Iterator[dict]:
     """
     Classifies every source with the model's object and scene heads.
@@ -102,6 +103,9 @@ def classify_files(
             `step_probabilities`, the `(objects (steps, num_object_classes), scenes (steps, num_scene_classes))`
             per-step softmax the record was made from, and `waveform`, the mono audio `(samples,)` the model heard,
             in [-1, 1] before any repetition (`hf_soundnet.visualization.plot_timeline` draws both).
+        decoder: `"torchcodec"` (default) or `"ffmpeg"`: the `ffmpeg` program decodes each file in a child process
+            (the same samples; quicker for a few files, as it spares torchcodec's import; see
+            `hf_soundnet.audio.decoding`).
 
     Yields:
         one dict per source, in batch order (not input order): `path`, `duration_s` (before any repetition),
@@ -110,7 +114,7 @@ def classify_files(
 
     Raises:
         ValueError: at the call (not at the first record), for a model without heads, `top_k < 1`, negative
-            `num_workers` or `num_threads < 1`.
+            `num_workers`, `num_threads < 1` or an unknown `decoder`.
     """
     if not model.has_heads:
         raise ValueError(f"The model has no object/scene heads (classifier_type={model.config.classifier_type!r}).")
@@ -119,7 +123,9 @@ def classify_files(
     device = model_device(model).type
     return _records(
         model,
-        AudioFileDataset([s if isinstance(s, (bytes, dict)) else str(s) for s in sources], feature_extractor, names),
+        AudioFileDataset(
+            [s if isinstance(s, (bytes, dict)) else str(s) for s in sources], feature_extractor, names, decoder
+        ),
         labels=head_labels(model.config),
         step_seconds=model.config.head_hop / feature_extractor.sampling_rate,
         top_k=top_k,
@@ -143,6 +149,7 @@ def _records(
     fast: bool,
     precision: str,
     with_arrays: bool = False,
+    decoder: str = "torchcodec",
 ) -> Iterator[dict]:
     """The generator behind [`classify_files`], once its arguments are checked."""
     on_gpu = model_device(model).type == "cuda"

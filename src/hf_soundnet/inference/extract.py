@@ -13,6 +13,8 @@ frames) or one [`ExtractionFailure`] (why it could not be read); one bad file ne
 
 import copy
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -20,7 +22,7 @@ import numpy as np
 import torch
 
 from ..audio.batches import AudioFileDataset, AudioSource, make_loader, source_name
-from ..audio.decoding import AudioLoadError
+from ..audio.decoding import AudioLoadError, check_decoder
 from ..configuration_soundnet import SoundNetLayerInfo
 from ..feature_extraction_soundnet import SoundNetFeatureExtractor
 from .engine import inference_engine, model_device, run_batches
@@ -62,9 +64,20 @@ class ExtractionFailure:
     error: str
 
 
-def probe_duration(path: str | os.PathLike) -> float | None:
-    """The duration in seconds that the container's header states, or None when unknown or unreadable (the batch
-    path then decodes the file and reports any error)."""
+def probe_duration(path: str | os.PathLike, decoder: str = "torchcodec") -> float | None:
+    """The duration in seconds that the header of the file's audio stream states, or None when unknown or unreadable
+    (the batch path then decodes the file and reports any error). Read by torchcodec, or, for the `"ffmpeg"`
+    decoder, by the `ffprobe` program when it is on PATH (the same header field, printed to the microsecond), so
+    that this process does not import torchcodec for a few files."""
+    ffprobe = shutil.which("ffprobe") if decoder == "ffmpeg" else None
+    if ffprobe is not None:
+        command = [ffprobe, "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=duration"]
+        command += ["-of", "default=noprint_wrappers=1:nokey=1", f"file:{os.fspath(path)}"]
+        result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+        try:
+            return float(result.stdout.split()[0]) if result.returncode == 0 else None
+        except (IndexError, ValueError):  # `N/A`, or no audio stream: left to the batch path
+            return None
     try:
         from torchcodec.decoders import AudioDecoder
 
@@ -128,6 +141,7 @@ def extract_files(
     precision: str = "fp32",
     stream_longer_than: float = 600.0,
     repeat_short_clips: bool = True,
+    decoder: str = "torchcodec",
 ) -> Iterator[ExtractedFeatures | ExtractionFailure]:
     """
     Extracts layer `layer` of every source.
@@ -152,6 +166,9 @@ def extract_files(
         stream_longer_than: stream paths whose header states more seconds than this (0 streams none).
         repeat_short_clips: repeat clips shorter than the extractor's `repeat_to_seconds` (as the model saw in
             training); False extracts every clip as it is.
+        decoder: `"torchcodec"` (default) or `"ffmpeg"`: the `ffmpeg` program decodes each batched file in a child
+            process and `ffprobe` reads the durations (the same samples; quicker for a few files, as it spares
+            torchcodec's import; see `hf_soundnet.audio.decoding`). Streamed files are decoded as before.
 
     Yields:
         per source, an [`ExtractedFeatures`] or an [`ExtractionFailure`]: the streamed files first (in order), then
@@ -159,9 +176,11 @@ def extract_files(
 
     Raises:
         ValueError: at the call (not at the first result), for an unknown layer or `conv8` without heads, an unknown
-            `head_output`, names that do not match the sources, or negative `num_workers` / `num_threads < 1`.
+            `head_output`, names that do not match the sources, negative `num_workers` / `num_threads < 1`, or an
+            unknown `decoder`.
     """
     spec = resolve_layer(model, layer)
+    check_decoder(decoder)
     if head_output not in HEAD_OUTPUTS:
         raise ValueError(f"head_output must be one of {HEAD_OUTPUTS}, got {head_output!r}.")
     sources = [os.fspath(s) if isinstance(s, os.PathLike) else s for s in sources]
@@ -180,6 +199,7 @@ def extract_files(
         fast=fast,
         precision=precision,
         stream_longer_than=stream_longer_than,
+        decoder=decoder,
     )
 
 
@@ -196,12 +216,13 @@ def _extract(
     fast: bool,
     precision: str,
     stream_longer_than: float,
+    decoder: str = "torchcodec",
 ) -> Iterator[ExtractedFeatures | ExtractionFailure]:
     """The generator behind [`extract_files`], once its arguments are checked."""
     durations = {}  # index -> header duration, for the sources to stream
     if stream_longer_than > 0:
         for index, source in enumerate(sources):
-            duration = probe_duration(source) if isinstance(source, str) else None
+            duration = probe_duration(source, decoder) if isinstance(source, str) else None
             if (duration or 0.0) > stream_longer_than:
                 durations[index] = duration
     engine = None
@@ -226,7 +247,9 @@ def _extract(
     if not batched:
         return
     with torch_threads(parallelism.num_threads):
-        dataset = AudioFileDataset([sources[i] for i in batched], feature_extractor, [names[i] for i in batched])
+        dataset = AudioFileDataset(
+            [sources[i] for i in batched], feature_extractor, [names[i] for i in batched], decoder
+        )
         loader = make_loader(
             dataset,
             batch_size=batch_size,
