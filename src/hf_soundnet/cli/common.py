@@ -115,8 +115,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         parser,
         "num_workers",
         type=int,
-        help="Decoding processes (0 decodes in the main process; default: on CPU half the cores, rounded down, plus one, beside "
-        "the model's threads on the other half; all but one core with a GPU).",
+        help="Decoding processes (0 decodes in the main process; default: on CPU half the cores, rounded down, "
+        "plus one, beside the model's threads on the other half; all but one core with a GPU).",
     )
     add_option(parser, "use_cpu", action="store_true", help="Run on CPU even when a GPU is available.")
     # The old `--device auto|cpu|cuda`: cpu means --use-cpu, auto and cuda are the default.
