@@ -134,14 +134,7 @@ def run(args: argparse.Namespace) -> int:
 
 def classify_into(args: argparse.Namespace, options: InferenceOptions, inputs: list[InputFile]) -> int:
     """Classifies the `inputs` not yet in `args.output_file` (stdout when unset) and appends their records."""
-    model_name, model, extractor = load_model(
-        args.model,
-        device=options.device,
-        quiet=args.quiet,
-        fast=options.fast,
-        precision=options.precision,
-        decoder=options.decoder,
-    )
+    model_name, model, extractor = load_model(args.model, quiet=args.quiet, **options.model_arguments())
     settings = {"weights_sha256": weights_sha256(model), "top_k": args.top_k, "precision": options.precision}
     done = read_done(args.output_file, settings) if args.output_file else set()
     pending = [item for item in inputs if os.path.abspath(item.path) not in done]
@@ -263,14 +256,7 @@ def classify_shared(
             except UsageError as err:
                 problem = str(err)
         agree(group, problem)
-        model_name, model, extractor = load_model(
-            args.model,
-            device=options.device,
-            quiet=args.quiet,
-            fast=options.fast,
-            precision=options.precision,
-            decoder=options.decoder,
-        )
+        model_name, model, extractor = load_model(args.model, quiet=args.quiet, **options.model_arguments())
         settings = {"weights_sha256": weights_sha256(model), "top_k": args.top_k, "precision": options.precision}
         done, problem = set(), None
         if group.is_main:

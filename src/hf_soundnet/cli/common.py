@@ -205,6 +205,10 @@ class InferenceOptions:
             "decoder": self.decoder,
         }
 
+    def model_arguments(self) -> dict:
+        """The keyword arguments of [`load_model`] that these options give."""
+        return {"device": self.device, "fast": self.fast, "precision": self.precision, "decoder": self.decoder}
+
 
 def check_common_arguments(args: argparse.Namespace) -> InferenceOptions:
     """The common options of `args`, checked (a `UsageError` names the option); `args` is not modified."""

@@ -130,14 +130,7 @@ def extract_into(
     settings, every process extracts its share (`my_share`) into its own files or dataset shards and its own
     errors part, and process 0 merges the errors and prints the summary; every process returns the run's status.
     """
-    model_name, model, extractor = load_model(
-        args.model,
-        device=options.device,
-        quiet=args.quiet,
-        fast=options.fast,
-        precision=options.precision,
-        decoder=options.decoder,
-    )
+    model_name, model, extractor = load_model(args.model, quiet=args.quiet, **options.model_arguments())
     try:
         spec = resolve_layer(model, args.layer)
     except ValueError as err:

@@ -149,7 +149,6 @@ def _records(
     fast: bool,
     precision: str,
     with_arrays: bool = False,
-    decoder: str = "torchcodec",
 ) -> Iterator[dict]:
     """The generator behind [`classify_files`], once its arguments are checked."""
     on_gpu = model_device(model).type == "cuda"
