@@ -25,14 +25,13 @@ from transformers import HfArgumentParser
 
 from hf_soundnet.cli.common import EXIT_FAILED_FILES, EXIT_OK, EXIT_USAGE
 from hf_soundnet.cli.options import QUIET_HELP, HelpFormatter, parse_dataclasses, silenced
-from hf_soundnet.downstream.labelled_audio import load_labelled_audio
+from hf_soundnet.downstream.labelled_audio import LabelledAudioArguments
 from hf_soundnet.downstream.linear_probe import cross_validate, extract_segments, make_folds
 from hf_soundnet.inference.engine import load_model_and_extractor
 
 
-@dataclass
-class ProbeArguments:
-    data: str = field(metadata={"help": "ESC-50-layout folder, or a datasets id / local dataset folder."})
+@dataclass(kw_only=True)
+class ProbeArguments(LabelledAudioArguments):
     model: str = field(default="soundnet8", metadata={"help": "Checkpoint directory or Hub id."})
     layer: str = field(
         default="pool5", metadata={"help": "Layer whose frames are the segments (conv1..conv7, pool5...)."}
@@ -45,10 +44,6 @@ class ProbeArguments:
         default=None,
         metadata={"help": "Stratified folds to make when the data has no fold column (default 5), or to override it."},
     )
-    split: str = field(default="train", metadata={"help": "Split of a datasets id."})
-    audio_column: str = field(default="audio", metadata={"help": "Audio column of a datasets id."})
-    label_column: str = field(default="label", metadata={"help": "Label column of a datasets id."})
-    fold_column: str = field(default="fold", metadata={"help": "Fold column of a datasets id."})
     batch_size: int = field(default=8, metadata={"help": "Clips per forward pass."})
     num_workers: int = field(default=2, metadata={"help": "Decoding processes."})
     use_cpu: bool = field(default=False, metadata={"help": "Run on CPU even when a GPU is available."})
@@ -76,13 +71,7 @@ def probe(args: ProbeArguments) -> int:
 
     device = "cpu" if args.use_cpu or not torch.cuda.is_available() else "cuda"
     try:
-        data = load_labelled_audio(
-            args.data,
-            split=args.split,
-            audio_column=args.audio_column,
-            label_column=args.label_column,
-            fold_column=args.fold_column,
-        )
+        data = args.load_labelled_audio()
         model, extractor = load_model_and_extractor(args.model, device=device)
     except (OSError, ValueError) as err:
         print(f"linear_probe: error: {err}", file=sys.stderr)

@@ -26,20 +26,15 @@ from transformers import HfArgumentParser
 
 from hf_soundnet.cli.common import EXIT_FAILED_FILES, EXIT_OK, EXIT_USAGE
 from hf_soundnet.cli.options import QUIET_HELP, HelpFormatter, parse_dataclasses, silenced
-from hf_soundnet.downstream.labelled_audio import load_labelled_audio
+from hf_soundnet.downstream.labelled_audio import LabelledAudioArguments
 
 
-@dataclass
-class ZeroShotArguments:
-    data: str = field(metadata={"help": "ESC-50-layout folder, or a datasets id / local dataset folder."})
+@dataclass(kw_only=True)
+class ZeroShotArguments(LabelledAudioArguments):
     model: str = field(metadata={"help": "Zero-shot checkpoint (SoundNetTextAudioModel) directory or Hub id."})
     hypothesis_template: str | None = field(
         default=None, metadata={"help": "Prompt of a label, with {} for it (default: the checkpoint's)."}
     )
-    split: str = field(default="train", metadata={"help": "Split of a datasets id."})
-    audio_column: str = field(default="audio", metadata={"help": "Audio column of a datasets id."})
-    label_column: str = field(default="label", metadata={"help": "Label column of a datasets id."})
-    fold_column: str = field(default="fold", metadata={"help": "Fold column of a datasets id."})
     use_cpu: bool = field(default=False, metadata={"help": "Run on CPU even when a GPU is available."})
     output_file: str | None = field(default=None, metadata={"help": "Also write the results to this JSON file."})
     quiet: bool = field(default=False, metadata={"help": QUIET_HELP + " The accuracies are still printed."})
@@ -69,13 +64,7 @@ def evaluate(args: ZeroShotArguments) -> int:
 
     device = "cpu" if args.use_cpu or not torch.cuda.is_available() else "cuda"
     try:
-        data = load_labelled_audio(
-            args.data,
-            split=args.split,
-            audio_column=args.audio_column,
-            label_column=args.label_column,
-            fold_column=args.fold_column,
-        )
+        data = args.load_labelled_audio()
         model = AutoModel.from_pretrained(args.model).to(device).eval()
         processor = AutoProcessor.from_pretrained(args.model)
         if getattr(model.config, "model_type", None) != "soundnet_text_audio":

@@ -7,7 +7,7 @@ the run), integer labels, label names, and the folds when the set defines them.
 
 import csv
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -107,4 +107,36 @@ def load_labelled_audio(data: str, **hub_kwargs) -> LabelledAudio:
     return load_hub_dataset(data, **hub_kwargs)
 
 
-__all__ = ["AudioColumn", "LabelledAudio", "load_esc50_folder", "load_hub_dataset", "load_labelled_audio"]
+@dataclass(kw_only=True)
+class LabelledAudioArguments:
+    """
+    The options that name a labelled audio set, as an `HfArgumentParser` dataclass: the examples that evaluate on one
+    (examples/linear_probe.py, examples/zero_shot_eval.py) subclass it with their own options (keyword-only, so a
+    subclass may add options without defaults).
+    """
+
+    data: str = field(metadata={"help": "ESC-50-layout folder, or a datasets id / local dataset folder."})
+    split: str = field(default="train", metadata={"help": "Split of a datasets id."})
+    audio_column: str = field(default="audio", metadata={"help": "Audio column of a datasets id."})
+    label_column: str = field(default="label", metadata={"help": "Label column of a datasets id."})
+    fold_column: str = field(default="fold", metadata={"help": "Fold column of a datasets id."})
+
+    def load_labelled_audio(self) -> LabelledAudio:
+        """The set these options name ([`load_labelled_audio`])."""
+        return load_labelled_audio(
+            self.data,
+            split=self.split,
+            audio_column=self.audio_column,
+            label_column=self.label_column,
+            fold_column=self.fold_column,
+        )
+
+
+__all__ = [
+    "AudioColumn",
+    "LabelledAudio",
+    "LabelledAudioArguments",
+    "load_esc50_folder",
+    "load_hub_dataset",
+    "load_labelled_audio",
+]
