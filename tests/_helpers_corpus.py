@@ -2,6 +2,7 @@
 teachers, and corpora written directly with teacher distributions that depend on the sound."""
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -98,21 +99,53 @@ def write_sound_corpus(
 
     Returns the records written.
     """
-    from hf_soundnet.pretraining.corpus import CorpusInfo, TeacherInfo, save_corpus_info, shard_path, write_shard
-    from hf_soundnet.pretraining.corpus_builder import encode_audio
+    from hf_soundnet.pretraining.corpus import CorpusInfo, TeacherInfo
 
     num_classes = len(sources)
     info = CorpusInfo(
         teachers=[TeacherInfo("objects", "peaked", num_classes), TeacherInfo("scenes", "peaked", num_classes)],
         step_seconds=step_seconds,
     )
+
+    def teacher_rows(label: int, steps: int) -> dict[str, np.ndarray]:
+        return {
+            "teacher_objects": peaked(steps, num_classes, label),
+            "teacher_scenes": peaked(steps, num_classes, label, peak=0.8),
+        }
+
+    return write_labelled_corpus(
+        corpus_dir, sources, info, teacher_rows, clip_seconds, records_per_shard, part=part, num_shards=num_shards
+    )
+
+
+def write_labelled_corpus(
+    corpus_dir: Path,
+    sources: dict[str, np.ndarray],
+    info,
+    teacher_rows: Callable[[int, int], dict[str, np.ndarray]],
+    clip_seconds: float,
+    records_per_shard: int,
+    part: tuple[float, float] = (0.0, 1.0),
+    num_shards: int | None = None,
+) -> list[dict]:
+    """
+    Cuts each source (the fraction `part` of its recording) into clips of `clip_seconds`, gives each clip the teacher
+    columns `teacher_rows(label, num_steps)` (label: the source's index) and writes them in shuffled order with the
+    library's writer under the `CorpusInfo` `info`: `records_per_shard` records per shard, or `num_shards` shards
+    round-robin (every shard holds every source). Records carry `label` for the tests, not written.
+
+    Returns the records written (with `label`).
+    """
+    from hf_soundnet.pretraining.corpus import save_corpus_info, shard_path, write_shard
+    from hf_soundnet.pretraining.corpus_builder import encode_audio
+
     save_corpus_info(corpus_dir, info)
     clip = round(clip_seconds * SR)
+    steps = round(clip_seconds / info.step_seconds)
     records = []
     for label, (name, waveform) in enumerate(sources.items()):
         begin, end = (round(f * waveform.shape[0]) for f in part)
         for i, start in enumerate(range(begin, end - clip + 1, clip)):
-            steps = round(clip_seconds / step_seconds)
             records.append(
                 {
                     "key": f"{name}/{i:03d}",
@@ -120,8 +153,7 @@ def write_sound_corpus(
                     "duration": clip_seconds,
                     "num_steps": steps,
                     "audio": encode_audio(waveform[start : start + clip], SR, "flac"),
-                    "teacher_objects": peaked(steps, num_classes, label),
-                    "teacher_scenes": peaked(steps, num_classes, label, peak=0.8),
+                    **teacher_rows(label, steps),
                     "label": label,
                 }
             )

@@ -106,10 +106,9 @@ def write_embedding_corpus(
     noise, normalised, stored as float16. Records carry `label` (the source's index) for the tests, not written.
     `directions` `(num_sources, dim)` unit vectors replace the random source directions.
     """
-    from _helpers_corpus import SR, peaked
+    from _helpers_corpus import peaked, write_labelled_corpus
 
-    from hf_soundnet.pretraining.corpus import CorpusInfo, TeacherInfo, save_corpus_info, shard_path, write_shard
-    from hf_soundnet.pretraining.corpus_builder import encode_audio
+    from hf_soundnet.pretraining.corpus import CorpusInfo, TeacherInfo
 
     if directions is None:
         directions = source_directions(len(sources), dim)
@@ -120,31 +119,11 @@ def write_embedding_corpus(
         ],
         step_seconds=step_seconds,
     )
-    save_corpus_info(corpus_dir, info)
     rng = np.random.default_rng(1)
-    clip = round(clip_seconds * SR)
-    steps = round(clip_seconds / step_seconds)
-    records = []
-    for label, (name, waveform) in enumerate(sources.items()):
-        begin, end = (round(f * waveform.shape[0]) for f in part)
-        for i, start in enumerate(range(begin, end - clip + 1, clip)):
-            embeddings = directions[label] + noise * rng.standard_normal((steps, dim)) / np.sqrt(dim)
-            embeddings /= np.linalg.norm(embeddings, axis=-1, keepdims=True)
-            records.append(
-                {
-                    "key": f"{name}/{i:03d}",
-                    "source": name,
-                    "duration": clip_seconds,
-                    "num_steps": steps,
-                    "audio": encode_audio(waveform[start : start + clip], SR, "flac"),
-                    "teacher_objects": peaked(steps, len(sources), label),
-                    "teacher_clip": embeddings.astype(np.float16),
-                    "label": label,
-                }
-            )
-    order = np.random.default_rng(0).permutation(len(records))
-    records = [records[i] for i in order]
-    for index, start in enumerate(range(0, len(records), records_per_shard)):
-        chunk = [{k: v for k, v in r.items() if k != "label"} for r in records[start : start + records_per_shard]]
-        write_shard(chunk, shard_path(corpus_dir, 0, index), info)
-    return records
+
+    def teacher_rows(label: int, steps: int) -> dict[str, np.ndarray]:
+        embeddings = directions[label] + noise * rng.standard_normal((steps, dim)) / np.sqrt(dim)
+        embeddings /= np.linalg.norm(embeddings, axis=-1, keepdims=True)
+        return {"teacher_objects": peaked(steps, len(sources), label), "teacher_clip": embeddings.astype(np.float16)}
+
+    return write_labelled_corpus(corpus_dir, sources, info, teacher_rows, clip_seconds, records_per_shard, part=part)
