@@ -20,7 +20,7 @@ import torch
 
 from ..processing_soundnet_text_audio import tokenize_prompts
 from .corpus import TeacherInfo
-from .teachers import TeacherLoadError
+from .teachers import TeacherLoadError, image_inputs
 
 
 DEFAULT_PROMPT = "a photo of a {label}."
@@ -121,8 +121,7 @@ class ImageEmbeddingTeacher:
         Returns:
             `torch.FloatTensor` of shape `(num_frames, dim)`: L2-normalised image embeddings, on the model's device.
         """
-        images = [frame.permute(1, 2, 0).cpu().numpy() for frame in frames]
-        inputs = self.processor(images=images, return_tensors="pt").to(self.model.device)
+        inputs = image_inputs(self.processor, frames, self.model.device)
         return l2_normalize(features_tensor(self.model.get_image_features(pixel_values=inputs["pixel_values"])))
 
     def __call__(self, frames: torch.Tensor) -> np.ndarray:

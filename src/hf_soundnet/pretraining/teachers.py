@@ -34,6 +34,21 @@ def parse_teacher_spec(
     return default, spec
 
 
+def image_inputs(processor, frames: torch.Tensor, device: torch.device | str):
+    """
+    The model inputs of video frames: `processor` (an image processor) applied to each frame as an `(height, width, 3)`
+    array, on `device`.
+
+    Args:
+        frames (`torch.ByteTensor` of shape `(num_frames, 3, height, width)`): RGB frames.
+
+    Returns:
+        the processor's `BatchFeature` (`pixel_values` of shape `(num_frames, 3, size, size)`), on `device`.
+    """
+    images = [frame.permute(1, 2, 0).cpu().numpy() for frame in frames]
+    return processor(images=images, return_tensors="pt").to(device)
+
+
 class ImageTeacher:
     """
     An image classifier and its image processor, evaluated without gradients.
@@ -93,9 +108,7 @@ class ImageTeacher:
         Returns:
             `np.ndarray` of shape `(num_frames, num_classes)`, float32: the softmax of each frame's logits.
         """
-        images = [frame.permute(1, 2, 0).cpu().numpy() for frame in frames]
-        inputs = self.processor(images=images, return_tensors="pt").to(self.model.device)
-        logits = self.model(**inputs).logits
+        logits = self.model(**image_inputs(self.processor, frames, self.model.device)).logits
         return logits.float().softmax(-1).cpu().numpy()
 
 
@@ -148,4 +161,11 @@ def load_teachers(
     return teachers
 
 
-__all__ = ["DEFAULT_TEACHER_NAMES", "ImageTeacher", "TeacherLoadError", "load_teachers", "parse_teacher_spec"]
+__all__ = [
+    "DEFAULT_TEACHER_NAMES",
+    "ImageTeacher",
+    "TeacherLoadError",
+    "image_inputs",
+    "load_teachers",
+    "parse_teacher_spec",
+]
